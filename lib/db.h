@@ -1,0 +1,70 @@
+/*
+ * db — PostgreSQL through libpq, asynchronously on lib/ev, parameters only.
+ *
+ * struct db is one connection: connecting with PQconnectStart/Poll, queries
+ * queued and sent one at a time with PQsendQueryParams (never string-built
+ * SQL), results delivered to callbacks.  A lost connection fails the query
+ * in flight and those queued (their callbacks see a NULL result), then
+ * reconnects with backoff (1 s doubling to 30 s).
+ *
+ * The synchronous helpers are for startup (migrations) and the admin
+ * command, where blocking is fine.
+ */
+#ifndef WHARF_DB_H
+#define WHARF_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+
+struct ev;
+struct conf;
+struct db;
+
+/*
+ * res: the PGresult of the query (owned by db, valid during the call) or
+ * NULL with err set (connection lost, server error text, timeout).  A
+ * server-side error (PGRES_FATAL_ERROR) is reported as res == NULL with
+ * err = the server's message.
+ */
+typedef void db_result_fn(PGresult *res, const char *err, void *arg);
+
+struct db *db_new(struct ev *, const char *conninfo);
+void	db_free(struct db **);	/* pending callbacks are called with NULL */
+bool	db_connected(const struct db *);
+/* Queue a query; params are copied.  Per-query timeout in ms (0: none). */
+void	db_query(struct db *, const char *sql, int nparams,
+	    const char *const *params, unsigned timeout_ms,
+	    db_result_fn *, void *arg);
+size_t	db_queued(const struct db *);
+
+/* The libpq conninfo for `database` in conf and a role (NULL: default):
+   "embedded" -> the private cluster's socket in $run_dir/pgsql, dbname
+   wharf; anything else is used as given. */
+char	*db_conninfo(const struct conf *, const char *role);
+
+/* Blocking. */
+PGconn	*db_connect_sync(const char *conninfo, char **err_r);
+/* PQexecParams; 0 with *res_r (caller PQclear) or -1 with *err_r. */
+int	db_exec_sync(PGconn *, const char *sql, int nparams,
+	    const char *const *params, PGresult **res_r, char **err_r);
+
+/* Migrations: sql/NNN_name.sql, embedded at build (tools/embed-sql.sh). */
+struct db_migration {
+	int		 version;
+	const char	*name;
+	const char	*sql;
+};
+extern const struct db_migration db_migrations[];
+extern const size_t db_migrations_count;
+
+/*
+ * Apply, in version order, every migration whose version is not yet in
+ * schema_version(version, name, applied_at) — each in its own transaction
+ * together with its schema_version row.  Serialised across concurrent
+ * callers with an advisory lock.  Returns the number applied or -1.
+ */
+int	db_migrate(PGconn *, const struct db_migration *, size_t n,
+	    char **err_r);
+
+#endif
