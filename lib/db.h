@@ -18,7 +18,6 @@
 #include <libpq-fe.h>
 
 struct ev;
-struct conf;
 struct db;
 
 /*
@@ -38,10 +37,14 @@ void	db_query(struct db *, const char *sql, int nparams,
 	    db_result_fn *, void *arg);
 size_t	db_queued(const struct db *);
 
-/* The libpq conninfo for `database` in conf and a role (NULL: default):
-   "embedded" -> the private cluster's socket in $run_dir/pgsql, dbname
-   wharf; anything else is used as given. */
-char	*db_conninfo(const struct conf *, const char *role);
+/*
+ * The libpq conninfo for the main.conf `database` value and a role (NULL:
+ * the owner role "wharf"): "embedded" -> host=<run_dir>/pgsql dbname=wharf
+ * user=<role>, values quoted as libpq wants; anything else is returned as
+ * given (a conninfo string or URI).  Malloc'd.
+ */
+char	*db_conninfo(const char *database, const char *run_dir,
+	    const char *role);
 
 /* Blocking. */
 PGconn	*db_connect_sync(const char *conninfo, char **err_r);
