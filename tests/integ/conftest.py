@@ -1,0 +1,176 @@
+"""Integration-test harness: a real master in a temporary directory.
+
+Every instance gets its own state_dir/run_dir under /tmp (short paths: the
+PostgreSQL socket path must fit in sun_path), listeners on free loopback
+ports, and the embedded PostgreSQL.  WHARF_BUILD names the build directory
+(build/ or build/asan/).  Nothing listens outside 127.0.0.1.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+BUILD = os.environ.get("WHARF_BUILD") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+MASTER = os.path.join(BUILD, "master")
+WHARF = os.path.join(BUILD, "wharf")
+START_TIMEOUT = 120
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Instance:
+    """One master with its own directory, config and log."""
+
+    def __init__(self, extra=""):
+        self.dir = tempfile.mkdtemp(prefix="wharf-it-", dir="/tmp")
+        os.chmod(self.dir, 0o755)  # the cluster's user must reach it
+        self.conf = os.path.join(self.dir, "main.conf")
+        self.log = os.path.join(self.dir, "master.log")
+        self.ports = {k: free_port() for k in (
+            "smtp", "submission", "submissions", "imap", "imaps", "admin")}
+        with open(self.conf, "w") as f:
+            f.write(self.config_text(extra))
+        self.proc = None
+        self.logf = None
+
+    def config_text(self, extra):
+        p = self.ports
+        return f"""# integration test instance
+myhostname = mx.wharf.test
+state_dir = {self.dir}/state
+run_dir = {self.dir}/run
+smtp_listen = 127.0.0.1:{p['smtp']}
+submission_listen = 127.0.0.1:{p['submission']}
+submissions_listen = 127.0.0.1:{p['submissions']}
+imap_listen = 127.0.0.1:{p['imap']}
+imaps_listen = 127.0.0.1:{p['imaps']}
+admin_listen = 127.0.0.1:{p['admin']}
+process_limit = 2
+service_backoff_min = 200ms
+shutdown_timeout = 20s
+{extra}
+"""
+
+    def wharf(self, *args, input=None, timeout=60, check=False):
+        r = subprocess.run([WHARF, "-c", self.conf, *args], input=input,
+                           capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"wharf {args}: {r.returncode}\n"
+                                 f"{r.stdout}\n{r.stderr}")
+        return r
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([MASTER, "-f", "-c", self.conf],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=self.logf,
+                                     start_new_session=True)
+        wait_for(lambda: self.proc.poll() is not None or
+                 "ready:" in self.read_log(), START_TIMEOUT, "master ready")
+        assert self.proc.poll() is None, self.read_log()
+        return self
+
+    def read_log(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def status(self):
+        return self.wharf("status", check=True).stdout
+
+    def service_pids(self, name):
+        """Pids of a service from `wharf status`."""
+        for line in self.status().splitlines():
+            f = line.split()
+            if f and f[0] == name:
+                return [int(x) for x in re.findall(r"\b\d+\b",
+                        line.split("pids", 1)[1].split("up")[0])] \
+                    if "pids" in line else []
+        return []
+
+    def psql(self, sql):
+        sock = os.path.join(self.dir, "run", "pgsql")
+        r = subprocess.run(["psql", "-X", "-At", "-h", sock, "-U", "wharf",
+                            "-d", "wharf", "-c", sql], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.strip()
+
+    def processes(self):
+        """Processes whose command line mentions this instance's dir."""
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(
+                        errors="replace")
+            except OSError:
+                continue
+            if self.dir in cmd and int(pid) != os.getpid():
+                out.append((int(pid), cmd))
+        return out
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        if self.logf:
+            self.logf.close()
+            self.logf = None
+
+    def cleanup(self):
+        self.stop()
+        for pid, _ in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh():
+    """A new, not yet started instance per test."""
+    made = []
+
+    def make(extra=""):
+        inst = Instance(extra)
+        made.append(inst)
+        return inst
+    yield make
+    for inst in made:
+        inst.cleanup()
+
+
+@pytest.fixture(scope="module")
+def running():
+    """One started instance shared by a test module."""
+    inst = Instance().start()
+    yield inst
+    inst.cleanup()

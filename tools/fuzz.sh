@@ -1,0 +1,34 @@
+#!/bin/sh
+# Build every libFuzzer target with clang and run each for a while over its
+# seed corpus.  "smoke" (make check): FUZZ_SECONDS each, default 20.
+# Usage: tools/fuzz.sh smoke|long tests/fuzz/fuzz_*.c
+mode=$1; shift
+secs=${FUZZ_SECONDS:-20}
+[ "$mode" = long ] && secs=${FUZZ_SECONDS:-600}
+out=build/fuzz
+mkdir -p "$out"
+flags="$(pkg-config --cflags --libs openssl libpq libbsd libargon2)"
+make -s build/gen/migrations.c >/dev/null || exit 1
+fail=0; n=0
+for src in "$@"; do
+	name=$(basename "$src" .c); short=${name#fuzz_}
+	n=$((n + 1))
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
+	    -D_GNU_SOURCE -Ilib -Ibuild/gen "$src" lib/*.c \
+	    build/gen/migrations.c $flags -o "$out/$name" || { fail=$((fail + 1)); continue; }
+	corpus=tests/fuzz/corpus/$short
+	work=$out/corpus-$short
+	mkdir -p "$work"
+	dict=""
+	[ -f "tests/fuzz/$short.dict" ] && dict="-dict=tests/fuzz/$short.dict"
+	if ! "$out/$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	    $dict "$work" "$corpus" >"$out/$name.log" 2>&1; then
+		echo "fuzz: $name FAILED (see $out/$name.log)" >&2
+		tail -30 "$out/$name.log" >&2
+		fail=$((fail + 1))
+	else
+		echo "fuzz: $name ok ($(grep -c . "$out/$name.log") log lines)"
+	fi
+done
+echo "fuzz: $((n - fail)) passed, $fail failed"
+[ "$fail" = 0 ]
