@@ -24,7 +24,11 @@ struct db;
  * res: the PGresult of the query (owned by db, valid during the call) or
  * NULL with err set (connection lost, server error text, timeout).  A
  * server-side error (PGRES_FATAL_ERROR) is reported as res == NULL with
- * err = the server's message.
+ * err = the server's message.  Other err values: "timeout", "connection
+ * lost", "connection failed: ...", "shutdown" (db_free).  Each query's
+ * callback runs exactly once, from the loop or from db_free(), never from
+ * inside db_query() (except "shutdown" on a db being freed).  It may call
+ * db_query() and db_free().
  */
 typedef void db_result_fn(PGresult *res, const char *err, void *arg);
 
@@ -48,7 +52,10 @@ char	*db_conninfo(const char *database, const char *run_dir,
 
 /* Blocking. */
 PGconn	*db_connect_sync(const char *conninfo, char **err_r);
-/* PQexecParams; 0 with *res_r (caller PQclear) or -1 with *err_r. */
+/*
+ * PQexecParams; 0 with *res_r (caller PQclear; res_r may be NULL) or -1
+ * with *err_r.
+ */
 int	db_exec_sync(PGconn *, const char *sql, int nparams,
 	    const char *const *params, PGresult **res_r, char **err_r);
 
