@@ -84,11 +84,11 @@ $(BUILD)/obj/gen/migrations.o: $(GEN_MIGRATIONS)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Each program: every .c in its folder (+ the embedded migrations).
-$(BUILD)/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard $$*/*.c)) \
+$(PROG_BIN): $(BUILD)/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard $$*/*.c)) \
 		$(BUILD)/obj/gen/migrations.o $(LIBWHARF)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBWHARF) $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWHARF) \
+$(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWHARF) \
 		$(BUILD)/obj/gen/migrations.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/obj/gen/migrations.o \

@@ -14,6 +14,8 @@
  *		the environment variable WHARF_LISTEN:
  *		    WHARF_LISTEN = *( key ":" fd SP )
  *		e.g. "smtp_listen:5 smtp_listen:6 submission_listen:7".
+ * The environment also holds WHARF_LOG = "stderr" (foreground master: log
+ * to fd 2) or "syslog".
  * The child is started as root when the master is root and drops
  * privileges itself (lib/proc) after opening what only root may open; it
  * then sends MASTER_READY.  Exit before READY, or no READY within

@@ -242,6 +242,7 @@ child_spawn_daemon(struct master *m, struct service *s)
 	if (pid == 0) {
 		child_setup_fds(m, s, sv[1]);
 		setenv("WHARF_LISTEN", s->listen_env, 1);
+		setenv("WHARF_LOG", m->foreground ? "stderr" : "syslog", 1);
 		execl(path, s->name, (char *)NULL);
 		_exit(127);
 	}
