@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "buf.h"
+#include "log.h"
 #include "xmalloc.h"
 
 void
@@ -60,38 +61,52 @@ buf_avail(const struct buf *b)
 	return b->max - b->len;
 }
 
-/* Make room for n bytes after the data: compact first, then grow. */
-uint8_t *
-buf_reserve(struct buf *b, size_t n)
+/* Move the live data (and its NUL) to the front of the allocation. */
+static void
+buf_compact(struct buf *b)
+{
+	memmove(b->base, BUF_DATA(b), b->len + 1);
+	b->off = 0;
+}
+
+/* Grow the allocation (data already at the front) to hold need bytes. */
+static void
+buf_grow(struct buf *b, size_t need)
 {
 	size_t	 want;
 
-	if (n > b->max - b->len)
-		return NULL;
-	if (b->off + b->len + n <= b->cap)
-		return BUF_DATA(b) + b->len;
-	if (b->off > 0 && b->len + n <= b->cap) {
-		memmove(b->base, BUF_DATA(b), b->len);
-		b->off = 0;
-		return b->base + b->len;
-	}
-	if (b->off > 0) {
-		memmove(b->base, BUF_DATA(b), b->len);
-		b->off = 0;
-	}
 	want = b->cap < 64 ? 64 : b->cap;
-	while (want < b->len + n)
+	while (want < need)
 		want = want > SIZE_MAX / 2 ? SIZE_MAX - 1 : want * 2;
 	if (want > b->max)
 		want = b->max;
 	b->base = xreallocarray(b->base, want + 1, 1);
 	b->cap = want;
+	b->base[b->len] = '\0';
+}
+
+/* Make room for n bytes after the data: compact first, then grow. */
+uint8_t *
+buf_reserve(struct buf *b, size_t n)
+{
+	if (n > b->max - b->len)
+		return NULL;
+	if (b->base != NULL && b->off + b->len + n <= b->cap)
+		return BUF_DATA(b) + b->len;
+	if (b->off > 0)
+		buf_compact(b);
+	if (b->base == NULL || b->len + n > b->cap)
+		buf_grow(b, b->len + n);
 	return b->base + b->len;
 }
 
 void
 buf_commit(struct buf *b, size_t n)
 {
+	if (n == 0 && b->base == NULL)
+		return;
+	if (b->base == NULL || n > b->cap - b->off - b->len)
+		fatalx("buf_commit: %zu bytes past the reserved space", n);
 	b->len += n;
 	BUF_DATA(b)[b->len] = '\0';
 }
@@ -131,7 +146,8 @@ buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_copy(ap2, ap);
 	n = vsnprintf(NULL, 0, fmt, ap2);
 	va_end(ap2);
-	if (n < 0 || (p = buf_reserve(b, (size_t)n + 1)) == NULL)
+	/* The NUL goes into the slot every allocation keeps after cap. */
+	if (n < 0 || (p = buf_reserve(b, (size_t)n)) == NULL)
 		return -1;
 	vsnprintf((char *)p, (size_t)n + 1, fmt, ap);
 	buf_commit(b, (size_t)n);
@@ -203,17 +219,22 @@ buf_steal(struct buf *b, size_t *len_r)
 	return s;
 }
 
+static bool
+str_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' ||
+	    c == '\f' || c == '\r';
+}
+
 char *
 str_trim(char *s)
 {
 	char	*start = s, *end;
 
-	while (*start == ' ' || *start == '\t' || *start == '\r' ||
-	    *start == '\n')
+	while (str_is_space(*start))
 		start++;
 	end = start + strlen(start);
-	while (end > start && (end[-1] == ' ' || end[-1] == '\t' ||
-	    end[-1] == '\r' || end[-1] == '\n'))
+	while (end > start && str_is_space(end[-1]))
 		end--;
 	*end = '\0';
 	if (start != s)

@@ -96,7 +96,9 @@ log_set_facility(int facility)
 int
 log_level_from_name(const char *name)
 {
-	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+	size_t	 n = sizeof(level_names) / sizeof(level_names[0]);
+
+	for (size_t i = 0; i < n; i++)
 		if (strcasecmp(name, level_names[i]) == 0)
 			return (int)i;
 	return -1;
@@ -127,8 +129,8 @@ log_set_fatal_hook(void (*fn)(void))
 char *
 log_safe(char *out, size_t out_size, const char *in, size_t in_len)
 {
-	char	 enc[5];
-	size_t	 o = 0, i, n;
+	char	 enc[16];
+	size_t	 o = 0, mark = 0, i, n;
 
 	if (out_size == 0)
 		return out;
@@ -140,13 +142,17 @@ log_safe(char *out, size_t out_size, const char *in, size_t in_len)
 			break;
 		memcpy(out + o, enc, n);
 		o += n;
+		/* Last escape boundary that still leaves room for "...". */
+		if (o + 4 <= out_size)
+			mark = o;
 	}
 	out[o] = '\0';
-	/* Mark a cut so an admin knows the line is not the whole input. */
-	if (i < in_len && out_size > 4) {
-		o = o > out_size - 4 ? out_size - 4 : o;
-		memcpy(out + o, "...", 4);
-	}
+	/*
+	 * Mark a cut so an admin knows the line is not the whole input; cut
+	 * between escapes, never inside one ("\0..." would read as a NUL).
+	 */
+	if (i < in_len && out_size >= 4)
+		memcpy(out + mark, "...", 4);
 	return out;
 }
 
@@ -180,23 +186,48 @@ log_stderr_text(enum log_level level, const char *msg)
 		    msg);
 }
 
+static void	json_put(char *, size_t, size_t *, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+
+/* Append a format result to out[*len], clamping *len on truncation. */
+static void
+json_put(char *out, size_t size, size_t *len, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (*len >= size - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(out + *len, size - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		out[*len] = '\0';
+	else if ((size_t)n >= size - *len)
+		*len = size - 1;
+	else
+		*len += (size_t)n;
+}
+
 static void
 log_stderr_json(enum log_level level, const char *msg)
 {
 	char		 line[LOG_LINE_MAX * 2];
 	char		 ts[40];
-	size_t		 len;
+	size_t		 len = 0;
 	struct timespec	 now;
 	struct tm	 tm;
 
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	len = (size_t)snprintf(line, sizeof(line),
-	    "{\"ts\":\"%s.%03ldZ\",\"proc\":\"%s\",\"pid\":%ld,"
-	    "\"level\":\"%s\",\"msg\":\"", ts, now.tv_nsec / 1000000,
-	    log_ident, (long)getpid(), level_names[level]);
-	json_escape(line, sizeof(line) - 3, &len, msg);
+	json_put(line, sizeof(line), &len,
+	    "{\"ts\":\"%s.%03ldZ\",\"proc\":\"", ts, now.tv_nsec / 1000000);
+	json_escape(line, sizeof(line), &len, log_ident);
+	json_put(line, sizeof(line), &len,
+	    "\",\"pid\":%ld,\"level\":\"%s\",\"msg\":\"", (long)getpid(),
+	    level_names[level]);
+	json_escape(line, sizeof(line), &len, msg);
 	fprintf(stderr, "%s\"}\n", line);
 }
 
@@ -248,6 +279,9 @@ name(const char *fmt, ...)				\
 LOG_FN(log_debug, LOG_LEVEL_DEBUG)
 LOG_FN(log_info, LOG_LEVEL_INFO)
 LOG_FN(log_warnx, LOG_LEVEL_WARN)
+
+static void	log_verr(enum log_level, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
 
 static void
 log_verr(enum log_level level, const char *fmt, va_list ap)

@@ -1,9 +1,12 @@
 /*
  * net — listening addresses from main.conf and the sockets bound to them.
  *
- * An address is "host:port", "[v6]:port", "*:port" or ":port" (all IPv4
- * and IPv6 wildcards).  Sockets are created CLOEXEC and non-blocking, with
- * SO_REUSEADDR, IPV6_V6ONLY for v6 addresses.
+ * An address is "a.b.c.d:port", "[v6]:port", "*:port" or ":port"; hosts
+ * are numeric only (no DNS at startup, no scope ids), the port is decimal
+ * 1..65535.  "*:port" and ":port" are the IPv4 wildcard 0.0.0.0 only: one
+ * address is one socket of one family, so listen on "[::]:port" as well
+ * for IPv6.  Sockets are created CLOEXEC and non-blocking, with
+ * SO_REUSEADDR, IPV6_V6ONLY for v6 addresses (so both can be bound).
  */
 #ifndef WHARF_NET_H
 #define WHARF_NET_H
@@ -16,12 +19,18 @@ struct net_addr {
 	socklen_t		len;
 };
 
-/* Parse one address; 0 or -1 with a static *err_r. */
+/*
+ * Parse one address; 0 or -1 with a static *err_r: "missing port",
+ * "bad port", "bad address", "IPv6 address must be in brackets".
+ */
 int	net_parse_addr(const char *, struct net_addr *, const char **err_r);
-/* Bind and listen; fd or -1 with *err_r. */
+/* Bind and listen; fd or -1 with *err_r ("bind 1.2.3.4:25: Address
+   already in use"), errno preserved. */
 int	net_listen(const struct net_addr *, int backlog, char **err_r);
-/* "1.2.3.4:25" / "[::1]:25" into out. */
+/* "1.2.3.4:25" / "[::1]:25" (AF_UNIX: "unix:path") into out; returns
+   out. */
 const char *net_addr_str(const struct sockaddr *, char *out, size_t size);
+/* 0 or -1 (errno from fcntl). */
 int	net_set_nonblock(int fd);
 int	net_set_cloexec(int fd, int on);
 

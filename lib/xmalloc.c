@@ -50,8 +50,15 @@ xrecallocarray(void *ptr, size_t oldnmemb, size_t nmemb, size_t size)
 {
 	void	*p;
 
-	if (nmemb == 0 || size == 0)
+	/*
+	 * Never ask for 0 bytes, but keep oldnmemb in units of size so the
+	 * old bytes are copied and wiped in full (0-sized: nothing to keep).
+	 */
+	if (size == 0) {
+		oldnmemb = 0;
 		nmemb = size = 1;
+	} else if (nmemb == 0)
+		nmemb = 1;
 	if ((p = recallocarray(ptr, oldnmemb, nmemb, size)) == NULL)
 		fatalx("xrecallocarray: out of memory (%zu * %zu bytes)",
 		    nmemb, size);

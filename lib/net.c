@@ -1,0 +1,225 @@
+/*
+ * net — listening addresses and the sockets bound to them (net.h).
+ *
+ * Addresses come from main.conf, so parsing is strict and numeric only:
+ * no name lookups at startup (a listener must not depend on DNS), no
+ * inet_aton() shorthands like "127.1", and a port in 1..65535.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "net.h"
+#include "xmalloc.h"
+
+#define NET_HOST_MAX	64	/* longer than any numeric address */
+
+static int
+net_parse_port(const char *s, in_port_t *port_r, const char **err_r)
+{
+	uint64_t	 v;
+	const char	*err;
+
+	if (*s == '\0') {
+		*err_r = "missing port";
+		return -1;
+	}
+	if (str_to_u64(s, 1, 65535, &v, &err) == -1) {
+		*err_r = "bad port";
+		return -1;
+	}
+	*port_r = htons((in_port_t)v);
+	return 0;
+}
+
+static int
+net_set_v4(struct net_addr *a, const char *host, in_port_t port,
+    const char **err_r)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+
+	memset(a, 0, sizeof(*a));
+	sin->sin_family = AF_INET;
+	sin->sin_port = port;
+	if (*host == '\0' || strcmp(host, "*") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+		*err_r = "bad address";
+		return -1;
+	}
+	a->len = sizeof(*sin);
+	return 0;
+}
+
+static int
+net_set_v6(struct net_addr *a, const char *host, in_port_t port,
+    const char **err_r)
+{
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
+
+	memset(a, 0, sizeof(*a));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = port;
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+		*err_r = "bad address";
+		return -1;
+	}
+	a->len = sizeof(*sin6);
+	return 0;
+}
+
+/* "[v6]:port": host between the brackets, then ':' and the port. */
+static int
+net_parse_bracketed(const char *s, struct net_addr *a, const char **err_r)
+{
+	char		 host[NET_HOST_MAX];
+	const char	*close;
+	in_port_t	 port;
+	size_t		 len;
+
+	if ((close = strchr(s, ']')) == NULL) {
+		*err_r = "bad address";
+		return -1;
+	}
+	len = (size_t)(close - s - 1);
+	if (close[1] == '\0') {
+		*err_r = "missing port";
+		return -1;
+	}
+	if (close[1] != ':' || len == 0 || len >= sizeof(host)) {
+		*err_r = "bad address";
+		return -1;
+	}
+	memcpy(host, s + 1, len);
+	host[len] = '\0';
+	if (net_parse_port(close + 2, &port, err_r) == -1)
+		return -1;
+	return net_set_v6(a, host, port, err_r);
+}
+
+int
+net_parse_addr(const char *s, struct net_addr *a, const char **err_r)
+{
+	char		 host[NET_HOST_MAX];
+	const char	*colon;
+	in_port_t	 port;
+	size_t		 len;
+
+	if (*s == '[')
+		return net_parse_bracketed(s, a, err_r);
+	if ((colon = strchr(s, ':')) == NULL) {
+		*err_r = "missing port";
+		return -1;
+	}
+	if (strchr(colon + 1, ':') != NULL) {
+		*err_r = "IPv6 address must be in brackets";
+		return -1;
+	}
+	if ((len = (size_t)(colon - s)) >= sizeof(host)) {
+		*err_r = "bad address";
+		return -1;
+	}
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (net_parse_port(colon + 1, &port, err_r) == -1)
+		return -1;
+	return net_set_v4(a, host, port, err_r);
+}
+
+/* *err_r = "<what> <addr>: strerror(errno)"; closes fd; returns -1. */
+static int
+net_listen_fail(const struct net_addr *a, const char *what, int fd,
+    char **err_r)
+{
+	char	 str[NET_HOST_MAX + 16];
+	int	 saved = errno;
+
+	if (fd != -1)
+		close(fd);
+	net_addr_str((const struct sockaddr *)&a->ss, str, sizeof(str));
+	*err_r = xasprintf("%s %s: %s", what, str, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+int
+net_listen(const struct net_addr *a, int backlog, char **err_r)
+{
+	int	 fd, on = 1;
+	int	 family = a->ss.ss_family;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return net_listen_fail(a, "socket", -1, err_r);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		return net_listen_fail(a, "SO_REUSEADDR", fd, err_r);
+	/* One address, one family: "[::]:25" must not also take 0.0.0.0. */
+	if (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+	    &on, sizeof(on)) == -1)
+		return net_listen_fail(a, "IPV6_V6ONLY", fd, err_r);
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1)
+		return net_listen_fail(a, "bind", fd, err_r);
+	if (listen(fd, backlog) == -1)
+		return net_listen_fail(a, "listen", fd, err_r);
+	return fd;
+}
+
+const char *
+net_addr_str(const struct sockaddr *sa, char *out, size_t size)
+{
+	const struct sockaddr_in	*v4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6	*v6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_un	*un = (const struct sockaddr_un *)sa;
+	char				 host[INET6_ADDRSTRLEN];
+
+	switch (sa->sa_family) {
+	case AF_INET:
+		inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+		snprintf(out, size, "%s:%u", host, ntohs(v4->sin_port));
+		break;
+	case AF_INET6:
+		inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+		snprintf(out, size, "[%s]:%u", host, ntohs(v6->sin6_port));
+		break;
+	case AF_UNIX:
+		/* sun_path need not be NUL-terminated when full. */
+		snprintf(out, size, "unix:%.*s", (int)sizeof(un->sun_path),
+		    un->sun_path);
+		break;
+	default:
+		snprintf(out, size, "family-%d", sa->sa_family);
+		break;
+	}
+	return out;
+}
+
+int
+net_set_nonblock(int fd)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	if (flags & O_NONBLOCK)
+		return 0;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int
+net_set_cloexec(int fd, int on)
+{
+	int	 flags;
+
+	if ((flags = fcntl(fd, F_GETFD)) == -1)
+		return -1;
+	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
+	return fcntl(fd, F_SETFD, flags);
+}
