@@ -33,14 +33,15 @@ typedef void ev_defer_fn(void *arg);
 struct ev *ev_new(void);
 void	ev_free(struct ev **);		/* accepts NULL, sets NULL */
 
-/* Run until ev_break() or until nothing (io, timer, signal) is left. */
+/* Run until ev_break() or until nothing (io, armed timer, signal) is left. */
 int	ev_run(struct ev *);
 /* Dispatch one round, waiting at most timeout_ms (-1: until something). */
 int	ev_run_once(struct ev *, int timeout_ms);
 void	ev_break(struct ev *);
 uint64_t ev_now(struct ev *);		/* cached monotonic ms */
 
-/* events: EV_READ|EV_WRITE (0 = registered but idle). */
+/* events: EV_READ|EV_WRITE (0 = registered but idle).  NULL, errno set,
+   when epoll refuses the fd (EEXIST: already registered). */
 struct ev_io *ev_io_add(struct ev *, int fd, unsigned events, ev_io_fn *,
 	    void *arg);
 void	ev_io_set(struct ev_io *, unsigned events);
@@ -55,6 +56,7 @@ void	ev_timer_stop(struct ev_timer *);		/* disarm, keep */
 bool	ev_timer_pending(const struct ev_timer *);
 void	ev_timer_del(struct ev_timer **);
 
+/* NULL (errno EINVAL) for a signal that cannot be caught. */
 struct ev_signal *ev_signal_add(struct ev *, int signo, ev_signal_fn *,
 	    void *arg);
 void	ev_signal_del(struct ev_signal **);	/* unblocks the signal */

@@ -68,6 +68,16 @@ int	ipc_get_end(struct ipc_msg *);
 /* Take ownership of the attached fd (-1 if none). */
 int	ipc_msg_take_fd(struct ipc_msg *);
 
+/*
+ * Decode one frame at the front of data (pure: no I/O, no fd; the reader
+ * of ipc_conn uses it, as do the fuzzer and tests).  1: *m describes the
+ * frame (m->data points into data, m->fd = -1) and *used_r is its size;
+ * 0: need more bytes; -1: invalid header, *err_r a static reason
+ * ("oversized frame", "unknown flags").
+ */
+int	ipc_frame_decode(const uint8_t *data, size_t len, struct ipc_msg *m,
+	    size_t *used_r, const char **err_r);
+
 struct ipc_conn;
 
 struct ipc_handler {
@@ -80,7 +90,8 @@ struct ipc_handler {
 
 struct ev;
 
-/* Takes ownership of fd (made non-blocking, closed by ipc_conn_free). */
+/* Takes ownership of fd (made non-blocking, closed by ipc_conn_free);
+   NULL, fd closed, if the fd cannot be watched. */
 struct ipc_conn *ipc_conn_new(struct ev *, int fd,
 	    const struct ipc_handler *, void *arg);
 void	ipc_conn_free(struct ipc_conn **);
