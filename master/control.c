@@ -26,15 +26,13 @@ struct ctl_client {
 	struct master	*m;
 	struct ipc_conn	*conn;
 	bool		 hello;
-	bool		 dead;	/* free is deferred */
 };
 
 static struct ctl_client *clients;	/* to free them all at exit */
 
 static void
-ctl_client_free(void *arg)
+ctl_client_free(struct ctl_client *cl)
 {
-	struct ctl_client	*cl = arg;
 
 	for (struct ctl_client **p = &clients; *p != NULL; p = &(*p)->next) {
 		if (*p == cl) {
@@ -44,15 +42,6 @@ ctl_client_free(void *arg)
 	}
 	ipc_conn_free(&cl->conn);
 	free(cl);
-}
-
-static void
-ctl_client_close(struct ctl_client *cl)
-{
-	if (cl->dead)
-		return;
-	cl->dead = true;
-	ev_defer(cl->m->ev, ctl_client_free, cl);
 }
 
 static void
@@ -143,8 +132,6 @@ ctl_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 	struct ctl_client	*cl = arg;
 	uint32_t		 proto, version;
 
-	if (cl->dead)
-		return;
 	if (!cl->hello) {
 		if (msg->hdr.type != IPC_HELLO ||
 		    ipc_get_u32(msg, &proto) == -1 ||
@@ -152,7 +139,7 @@ ctl_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 		    ipc_get_end(msg) == -1 || proto != CTL_PROTO ||
 		    version != CTL_PROTO_VERSION) {
 			log_warnx("control: bad hello; closing");
-			ctl_client_close(cl);
+			ctl_client_free(cl);	/* ipc allows it here */
 			return;
 		}
 		cl->hello = true;
@@ -185,7 +172,7 @@ ctl_on_close(struct ipc_conn *conn, const char *reason, void *arg)
 {
 	struct ctl_client	*cl = arg;
 
-	ctl_client_close(cl);
+	ctl_client_free(cl);
 	(void)conn;
 	(void)reason;
 }
@@ -238,8 +225,11 @@ ctl_close(struct master *m)
 {
 	char	 path[4096];
 
-	while (clients != NULL)
+	while (clients != NULL) {
+		/* A "stopping" reply may still be queued: send it. */
+		ipc_conn_flush_sync(clients->conn, 1000);
 		ctl_client_free(clients);
+	}
 	if (m->ctl_io == NULL)
 		return;
 	ev_io_del(&m->ctl_io);

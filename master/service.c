@@ -204,7 +204,6 @@ child_setup_fds(struct master *m, struct service *s, int ctl)
 
 static void	child_on_msg(struct ipc_conn *, struct ipc_msg *, void *);
 static void	child_on_close(struct ipc_conn *, const char *, void *);
-static void	child_ctl_free(void *);
 
 static const struct ipc_handler child_handler = {
 	child_on_msg, child_on_close,
@@ -417,16 +416,8 @@ child_on_close(struct ipc_conn *conn, const char *reason, void *arg)
 	/* The exit status comes through SIGCHLD; drop the socket now. */
 	log_debug("service=%s pid=%ld control socket closed: %s",
 	    c->svc->name, (long)c->pid, reason);
-	ev_defer(c->svc->master->ev, child_ctl_free, c);
+	ipc_conn_free(&c->ctl);		/* allowed inside on_close */
 	(void)conn;
-}
-
-static void
-child_ctl_free(void *arg)
-{
-	struct child	*c = arg;
-
-	ipc_conn_free(&c->ctl);
 }
 
 /* Tell a child to finish and exit; postgres gets a fast shutdown. */
