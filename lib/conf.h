@@ -7,7 +7,11 @@
  *	key      = 1*(ALPHA / DIGIT / "_")
  *	a physical line starting with white space continues the previous
  *	logical line (joined with one space); comments and blank lines end it.
- * Values are expanded at lookup: "$name" / "${name}" is the (expanded) value
+ * A "#" elsewhere is part of the value.  White space around a value is
+ * dropped.  A key set twice is no error: the later setting wins (as in
+ * Postfix).  Limits: a physical line 8192 bytes, a file 1 MiB, an expanded
+ * value 4000 bytes.
+ * Values are expanded at load: "$name" / "${name}" is the (expanded) value
  * of another key, "$$" is a literal "$"; a cycle or an unknown name is an
  * error reported by conf_load.  Lists are split on commas and white space.
  *
@@ -69,7 +73,9 @@ const struct conf_key *conf_key_find(const char *name);
 
 /*
  * Lookups return expanded, validated values.  A name that is not in
- * conf_keys[], or of another type, is a bug: fatalx().
+ * conf_keys[], or of another type, is a bug: fatalx().  conf_str works for
+ * every key (the effective text: the FQDN for an empty myhostname, the
+ * CPU count for a CONF_F_NCPU 0).
  */
 const char *conf_str(const struct conf *, const char *key);
 int64_t	conf_int(const struct conf *, const char *key);   /* INT SIZE TIME */

@@ -1,0 +1,102 @@
+/*
+ * conf_keys — the one table of main.conf keys (conf.h).
+ *
+ * Everything about a key lives here: conf.c validates against it, and it
+ * generates `wharf config -d`, etc/main.conf and the key table of
+ * main.conf(5) (tests/unit/test_conf.c checks the committed files agree;
+ * run it with WHARF_REGEN_DOCS=1 after changing this table).
+ *
+ * Bounds of SIZE keys are bytes and of TIME keys milliseconds.  Help is one
+ * line without a final period.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+#define KIB	1024LL
+#define MIB	(1024 * KIB)
+#define GIB	(1024 * MIB)
+#define SEC	1000LL
+#define MIN	(60 * SEC)
+#define HOUR	(60 * MIN)
+#define DAY	(24 * HOUR)
+
+const struct conf_key conf_keys[] = {
+	{ "myhostname", CONF_STR, "", 0, 0, CONF_F_HOSTNAME, NULL,
+	  "Host name in SMTP greetings and Received: headers" },
+	{ "state_dir", CONF_STR, "/var/lib/wharf", 0, 0, CONF_F_PATH, NULL,
+	  "Directory of the database cluster, the blobs and the queue" },
+	{ "run_dir", CONF_STR, "/run/wharf", 0, 0, CONF_F_PATH, NULL,
+	  "Directory of the sockets and the pid file" },
+	{ "database", CONF_STR, "embedded", 0, 0, 0, NULL,
+	  "\"embedded\" (a private PostgreSQL cluster under state_dir) or a "
+	  "libpq conninfo string or URI" },
+	{ "smtp_listen", CONF_LIST, "0.0.0.0:25, [::]:25", 0, 0, 0, NULL,
+	  "Addresses of the SMTP relay service; empty turns it off" },
+	{ "submission_listen", CONF_LIST, "0.0.0.0:587, [::]:587", 0, 0, 0,
+	  NULL,
+	  "Addresses of the submission service (STARTTLS); empty turns it "
+	  "off" },
+	{ "submissions_listen", CONF_LIST, "0.0.0.0:465, [::]:465", 0, 0, 0,
+	  NULL,
+	  "Addresses of the submission service over implicit TLS; empty turns "
+	  "it off" },
+	{ "imap_listen", CONF_LIST, "0.0.0.0:143, [::]:143", 0, 0, 0, NULL,
+	  "Addresses of the IMAP service (STARTTLS); empty turns it off" },
+	{ "imaps_listen", CONF_LIST, "0.0.0.0:993, [::]:993", 0, 0, 0, NULL,
+	  "Addresses of the IMAP service over implicit TLS; empty turns it "
+	  "off" },
+	{ "admin_listen", CONF_LIST, "127.0.0.1:8080", 0, 0, 0, NULL,
+	  "Addresses of the HTTP admin interface; empty turns it off" },
+	{ "tls_cert_file", CONF_STR, "$state_dir/tls/cert.pem", 0, 0,
+	  CONF_F_PATH, NULL,
+	  "PEM certificate chain for TLS; a self-signed one is made at first "
+	  "start if absent" },
+	{ "tls_key_file", CONF_STR, "$state_dir/tls/key.pem", 0, 0,
+	  CONF_F_PATH, NULL,
+	  "PEM private key of tls_cert_file" },
+	{ "message_size_limit", CONF_SIZE, "52428800", 1 * KIB, 4 * GIB - 1, 0,
+	  NULL,
+	  "Largest message accepted, in bytes" },
+	{ "log_level", CONF_ENUM, "info", 0, 0, 0, "debug|info|warn|error",
+	  "Least severe level that is logged" },
+	{ "log_format", CONF_ENUM, "text", 0, 0, 0, "text|json",
+	  "Format of log lines on standard error: plain text or JSON objects" },
+	{ "syslog_facility", CONF_ENUM, "mail", 0, 0, 0,
+	  "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|"
+	  "local7",
+	  "Syslog facility of log lines" },
+	{ "wharf_user", CONF_STR, "wharf", 0, 0, 0, NULL,
+	  "Unprivileged user of qmgr, deliver, imapd, admind and the embedded "
+	  "PostgreSQL" },
+	{ "wharf_auth_user", CONF_STR, "wharf-auth", 0, 0, 0, NULL,
+	  "User of authd, the only process that reads password hashes" },
+	{ "wharf_null_user", CONF_STR, "wharf-null", 0, 0, 0, NULL,
+	  "User of smtpd and mta, which run chrooted without database access" },
+	{ "process_limit", CONF_INT, "0", 0, 1024, CONF_F_NCPU, NULL,
+	  "Processes per multi-process service (0: the number of CPUs)" },
+	{ "service_ready_timeout", CONF_TIME, "10s", 1 * SEC, 1 * HOUR, 0, NULL,
+	  "How long a starting child may take to report that it is ready" },
+	{ "service_backoff_min", CONF_TIME, "2s", 100, 1 * HOUR, 0, NULL,
+	  "First restart delay of a service whose children fail at startup" },
+	{ "service_backoff_max", CONF_TIME, "60s", 1 * SEC, 1 * DAY, 0, NULL,
+	  "Longest restart delay of a service whose children keep failing at "
+	  "startup (the delay doubles up to it)" },
+	{ "shutdown_timeout", CONF_TIME, "30s", 1 * SEC, 1 * HOUR, 0, NULL,
+	  "How long children may finish in-flight work on stop or reload "
+	  "before being killed" },
+	{ "postgres_bin_dir", CONF_STR, "", 0, 0, CONF_F_PATH, NULL,
+	  "Directory with initdb and postgres for database = embedded (empty: "
+	  "the newest /usr/lib/postgresql/*/bin)" },
+	{ "db_connect_timeout", CONF_TIME, "10s", 1 * SEC, 10 * MIN, 0, NULL,
+	  "How long connecting to PostgreSQL may take" },
+	{ "argon2_time_cost", CONF_INT, "3", 1, 100, 0, NULL,
+	  "Argon2id passes over memory per password hash" },
+	{ "argon2_memory_cost", CONF_SIZE, "64m", 8 * KIB, 4 * GIB, 0, NULL,
+	  "Argon2id memory per password hash, in bytes (argon2 takes KiB)" },
+	{ "argon2_parallelism", CONF_INT, "1", 1, 64, 0, NULL,
+	  "Argon2id lanes (threads) per password hash" },
+};
+
+const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
