@@ -84,7 +84,8 @@ $(BUILD)/obj/gen/migrations.o: $(GEN_MIGRATIONS)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Each program: every .c in its folder (+ the embedded migrations).
-$(PROG_BIN): $(BUILD)/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard $$*/*.c)) \
+prog_objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c))
+$(PROG_BIN): $(BUILD)/%: $$(call prog_objs,$$*) \
 		$(BUILD)/obj/gen/migrations.o $(LIBWHARF)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBWHARF) $(PKG_LIBS)
 

@@ -58,7 +58,8 @@ spawn(int *master_fd)
 	struct conf	*c = conf_defaults();
 	struct buf	 b;
 	pid_t		 pid;
-	char		*argv[] = { "test", NULL };
+	static char	 name[] = "test";	/* titles rewrite argv */
+	char		*argv[] = { name, NULL };
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	buf_init(&b, 1 << 20);
