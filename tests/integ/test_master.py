@@ -93,7 +93,7 @@ def test_reload_refuses_restart_only_key(running):
     with open(running.conf) as f:
         good = f.read()
     with open(running.conf, "a") as f:
-        f.write(f"run_dir = {running.dir}/elsewhere\n")
+        f.write(f"state_dir = {running.dir}/elsewhere\n")
     try:
         r = running.wharf("reload")
         assert r.returncode != 0
