@@ -21,6 +21,14 @@ BUILD = os.environ.get("WHARF_BUILD") or os.path.abspath(
 MASTER = os.path.join(BUILD, "master")
 WHARF = os.path.join(BUILD, "wharf")
 START_TIMEOUT = 120
+# What AddressSanitizer, LeakSanitizer and UBSan print: any of it fails.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def assert_no_sanitizer_report(text, what):
+    for mark in SANITIZER_MARKS:
+        assert mark not in text, f"{what}: sanitizer report:\n{text}"
 
 
 def free_port():
@@ -75,6 +83,7 @@ shutdown_timeout = 20s
     def wharf(self, *args, input=None, timeout=60, check=False):
         r = subprocess.run([WHARF, "-c", self.conf, *args], input=input,
                            capture_output=True, text=True, timeout=timeout)
+        assert_no_sanitizer_report(r.stderr, f"wharf {args}")
         if check and r.returncode != 0:
             raise AssertionError(f"wharf {args}: {r.returncode}\n"
                                  f"{r.stdout}\n{r.stderr}")
@@ -133,6 +142,7 @@ shutdown_timeout = 20s
         return out
 
     def stop(self):
+        """SIGTERM the foreground master; its exit status (None if none)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -143,15 +153,21 @@ shutdown_timeout = 20s
         if self.logf:
             self.logf.close()
             self.logf = None
+        return None if self.proc is None else self.proc.returncode
 
     def cleanup(self):
-        self.stop()
-        for pid, _ in self.processes():
+        status = self.stop()
+        left = self.processes()
+        for pid, _ in left:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        log = self.read_log() if os.path.exists(self.log) else ""
         shutil.rmtree(self.dir, ignore_errors=True)
+        assert_no_sanitizer_report(log, "master log")
+        assert left == [], f"processes left behind: {left}"
+        assert status in (None, 0), f"master exited with status {status}"
 
 
 @pytest.fixture
