@@ -97,6 +97,17 @@ const struct conf_key conf_keys[] = {
 	  "Argon2id memory per password hash, in bytes (argon2 takes KiB)" },
 	{ "argon2_parallelism", CONF_INT, "1", 1, 64, 0, NULL,
 	  "Argon2id lanes (threads) per password hash" },
+	{ "recipient_delimiter", CONF_STR, "+", 0, 0, 0, NULL,
+	  "Characters that separate a local part from its extension "
+	  "(user+tag@domain reaches user@domain); empty turns it off" },
+	{ "mynetworks", CONF_LIST, "127.0.0.0/8, [::1]/128", 0, 0, 0, NULL,
+	  "Client networks (address/prefix) that may relay mail to other "
+	  "domains without authentication" },
+	{ "authd_cache_ttl", CONF_TIME, "10s", 0, 1 * HOUR, 0, NULL,
+	  "How long authd reuses a recipient lookup answer; 0 turns the cache "
+	  "off" },
+	{ "authd_cache_size", CONF_INT, "10000", 0, 10000000, 0, NULL,
+	  "Most recipient lookup answers authd keeps in its cache" },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);

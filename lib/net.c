@@ -223,3 +223,105 @@ net_set_cloexec(int fd, int on)
 	flags = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
 	return fcntl(fd, F_SETFD, flags);
 }
+
+/* Strip optional brackets and the "/prefix" into out; prefix -1 if none. */
+static int
+cidr_split(const char *s, char *out, size_t size, long *prefix,
+    const char **err_r)
+{
+	const char	*slash = strrchr(s, '/');
+	size_t		 len = slash != NULL ? (size_t)(slash - s) : strlen(s);
+	uint64_t	 v;
+
+	*prefix = -1;
+	if (slash != NULL) {
+		if (str_to_u64(slash + 1, 0, 128, &v, err_r) == -1) {
+			*err_r = "bad prefix length";
+			return -1;
+		}
+		*prefix = (long)v;
+	}
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+	}
+	if (len == 0 || len >= size) {
+		*err_r = "bad address";
+		return -1;
+	}
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+static bool
+cidr_host_bits_zero(const struct net_cidr *c)
+{
+	unsigned	 bytes = c->family == AF_INET ? 4 : 16;
+
+	for (unsigned bit = c->prefix; bit < bytes * 8; bit++)
+		if (c->addr[bit / 8] & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+int
+net_parse_cidr(const char *s, struct net_cidr *c, const char **err_r)
+{
+	char	 host[INET6_ADDRSTRLEN + 1];
+	long	 prefix;
+
+	memset(c, 0, sizeof(*c));
+	if (cidr_split(s, host, sizeof(host), &prefix, err_r) == -1)
+		return -1;
+	if (inet_pton(AF_INET, host, c->addr) == 1)
+		c->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, c->addr) == 1)
+		c->family = AF_INET6;
+	else {
+		*err_r = "bad address";
+		return -1;
+	}
+	if (prefix == -1)
+		prefix = c->family == AF_INET ? 32 : 128;
+	if (c->family == AF_INET && prefix > 32) {
+		*err_r = "bad prefix length";
+		return -1;
+	}
+	c->prefix = (unsigned)prefix;
+	if (!cidr_host_bits_zero(c)) {
+		*err_r = "address has bits set past the prefix";
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned	 full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	return rest == 0 ||
+	    ((a[full] ^ b[full]) & (unsigned char)(0xff << (8 - rest))) == 0;
+}
+
+bool
+net_cidr_match(const struct net_cidr *c, const char *addr)
+{
+	unsigned char	 a[16];
+	static const unsigned char mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+	};
+
+	if (c->family == AF_INET && inet_pton(AF_INET, addr, a) == 1)
+		return prefix_equal(a, c->addr, c->prefix);
+	if (inet_pton(AF_INET6, addr, a) != 1)
+		return false;
+	if (c->family == AF_INET6)
+		return prefix_equal(a, c->addr, c->prefix);
+	/* ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1. */
+	return memcmp(a, mapped, 12) == 0 &&
+	    prefix_equal(a + 12, c->addr, c->prefix);
+}

@@ -11,6 +11,7 @@
 #ifndef WHARF_NET_H
 #define WHARF_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -31,6 +32,19 @@ int	net_listen(const struct net_addr *, int backlog, char **err_r);
    out. */
 const char *net_addr_str(const struct sockaddr *, char *out, size_t size);
 /* 0 or -1 (errno from fcntl). */
+/*
+ * Networks for access rules (mynetworks): "192.0.2.0/24", "[2001:db8::]/32"
+ * or a bare address (a /32 or /128).  Brackets around IPv6 are optional.
+ * Bits past the prefix must be zero.
+ */
+struct net_cidr {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	addr[16];
+	unsigned	prefix;
+};
+int	net_parse_cidr(const char *, struct net_cidr *, const char **err_r);
+/* Is the numeric address string (IPv4, IPv6, or v4-mapped v6) inside? */
+bool	net_cidr_match(const struct net_cidr *, const char *addr);
 int	net_set_nonblock(int fd);
 int	net_set_cloexec(int fd, int on);
 

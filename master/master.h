@@ -17,6 +17,10 @@ struct service_def {
 	const char	*user_key;	/* main.conf key naming its user */
 	const char	*listen_keys[3];/* listening sockets it gets */
 	bool		 multi;		/* process_limit children, else 1 */
+	/* Internal service: its socket $run_dir/private/<name>.sock, bound
+	   by the master so a restarted daemon keeps its address. */
+	const char	*private_sock;
+	const char	*db_role;	/* its PostgreSQL role, or NULL */
 };
 
 struct child {

@@ -202,7 +202,8 @@ write_file_as_pg(struct master *m, const char *path, const char *text,
 static int
 pg_write_auth(struct master *m, const char *dir, char **err_r)
 {
-	char		 path[PATH_MAX], *ident;
+	char		 path[PATH_MAX];
+	struct buf	 ident;
 	struct passwd	*pw = getpwuid(geteuid());
 	int		 rc;
 
@@ -210,12 +211,22 @@ pg_write_auth(struct master *m, const char *dir, char **err_r)
 	if (write_file_as_pg(m, path, "# written by wharf master\n"
 	    "local all all peer map=wharf\n", err_r) == -1)
 		return -1;
-	ident = xasprintf("# written by wharf master\n"
+	buf_init(&ident, 64 * 1024);
+	buf_printf(&ident, "# written by wharf master\n"
 	    "wharf root wharf\nwharf %s wharf\nwharf %s wharf\n",
 	    pg_user(m), pw != NULL ? pw->pw_name : "root");
+	/* Each daemon's OS user may log in as its own role only. */
+	for (size_t i = 0; i < master_nservices; i++) {
+		const struct service_def *d = &master_services[i];
+
+		if (d->db_role != NULL)
+			buf_printf(&ident, "wharf %s %s\n", proc_is_root() ?
+			    conf_str(m->conf, d->user_key) : pg_user(m),
+			    d->db_role);
+	}
 	snprintf(path, sizeof(path), "%s/pg_ident.conf", dir);
-	rc = write_file_as_pg(m, path, ident, err_r);
-	free(ident);
+	rc = write_file_as_pg(m, path, buf_cstr(&ident), err_r);
+	buf_clear(&ident);
 	return rc;
 }
 

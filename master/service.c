@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "buf.h"
@@ -36,9 +37,12 @@
  * adds its folder; services not built yet are simply absent.
  */
 const struct service_def master_services[] = {
-	{ NULL, NULL, { NULL }, false },	/* sentinel */
+	/* name	   user key		listen keys  multi  private  db role */
+	{ "authd", "wharf_auth_user",	{ NULL },    false, "authd",
+	  "wharf_authd" },
 };
-const size_t master_nservices = 0;
+const size_t master_nservices =
+    sizeof(master_services) / sizeof(master_services[0]);
 
 static void	child_spawn_next(struct master *, struct service *);
 
@@ -64,6 +68,35 @@ svc_new(struct master *m, const char *name, enum svc_kind kind)
 	return s;
 }
 
+static void
+svc_add_listener(struct service *s, struct buf *env, const char *key, int fd)
+{
+	s->listen_fds = xreallocarray(s->listen_fds, s->nlisten + 1,
+	    sizeof(int));
+	s->listen_fds[s->nlisten] = fd;
+	buf_printf(env, "%s%s:%zu", env->len ? " " : "", key,
+	    MASTER_FD_LISTEN + s->nlisten);
+	s->nlisten++;
+}
+
+/* $run_dir/private/<name>.sock: reachable by the other daemons, which
+   authenticate to it with SO_PEERCRED checks on the daemon's side. */
+static void
+svc_bind_private(struct master *m, struct service *s, struct buf *env)
+{
+	char	 path[4096], *err;
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/private", m->run_dir);
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+	snprintf(path, sizeof(path), "%s/private/%s.sock", m->run_dir,
+	    s->def->private_sock);
+	if ((fd = ipc_listen_unix(path, 0666, &err)) == -1)
+		fatalx("%s: %s", s->name, err);
+	svc_add_listener(s, env, "private", fd);
+}
+
 /* Bind every address of the service's listen keys; fatal on error. */
 static void
 svc_bind(struct master *m, struct service *s)
@@ -84,15 +117,11 @@ svc_bind(struct master *m, struct service *s)
 				    list[i], why);
 			if ((fd = net_listen(&a, 512, &err)) == -1)
 				fatalx("%s: %s", s->def->listen_keys[k], err);
-			s->listen_fds = xreallocarray(s->listen_fds,
-			    s->nlisten + 1, sizeof(int));
-			s->listen_fds[s->nlisten] = fd;
-			buf_printf(&env, "%s%s:%zu", env.len ? " " : "",
-			    s->def->listen_keys[k],
-			    MASTER_FD_LISTEN + s->nlisten);
-			s->nlisten++;
+			svc_add_listener(s, &env, s->def->listen_keys[k], fd);
 		}
 	}
+	if (s->def->private_sock != NULL)
+		svc_bind_private(m, s, &env);
 	s->listen_env = buf_steal(&env, NULL);
 }
 

@@ -277,6 +277,10 @@ static const struct want_key want_keys[] = {
 	{ "argon2_time_cost", CONF_INT, "3", 1, 100, 0 },
 	{ "argon2_memory_cost", CONF_SIZE, "64m", 8192, 4294967296LL, 0 },
 	{ "argon2_parallelism", CONF_INT, "1", 1, 64, 0 },
+	{ "recipient_delimiter", CONF_STR, "+", 0, 0, 0 },
+	{ "mynetworks", CONF_LIST, "127.0.0.0/8, [::1]/128", 0, 0, 0 },
+	{ "authd_cache_ttl", CONF_TIME, "10s", 0, 3600000, 0 },
+	{ "authd_cache_size", CONF_INT, "10000", 0, 10000000, 0 },
 };
 #define NWANT	(sizeof(want_keys) / sizeof(want_keys[0]))
 

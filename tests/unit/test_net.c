@@ -394,10 +394,59 @@ test_fd_flags(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+static void
+test_cidr(void **state)
+{
+	static const struct {
+		const char	*net;
+		const char	*addr;
+		int		 parse;	/* 0 or -1 */
+		bool		 match;
+	} cases[] = {
+		{ "127.0.0.0/8", "127.1.2.3", 0, true },
+		{ "127.0.0.0/8", "128.0.0.1", 0, false },
+		{ "127.0.0.0/8", "::ffff:127.0.0.1", 0, true },
+		{ "127.0.0.0/8", "::1", 0, false },
+		{ "[::1]/128", "::1", 0, true },
+		{ "[::1]/128", "::2", 0, false },
+		{ "::1", "::1", 0, true },
+		{ "2001:db8::/32", "2001:db8:ffff::1", 0, true },
+		{ "2001:db8::/33", "2001:db8:8000::1", 0, false },
+		{ "192.0.2.1", "192.0.2.1", 0, true },
+		{ "192.0.2.1", "192.0.2.2", 0, false },
+		{ "192.0.2.128/25", "192.0.2.200", 0, true },
+		{ "192.0.2.128/25", "192.0.2.127", 0, false },
+		{ "0.0.0.0/0", "203.0.113.9", 0, true },
+		{ "10.0.0.0/7", "11.255.0.1", 0, true },
+		{ "192.0.2.1/24", "", -1, false },	/* host bits set */
+		{ "192.0.2.0/33", "", -1, false },
+		{ "[::]/129", "", -1, false },
+		{ "192.0.2.0/", "", -1, false },
+		{ "192.0.2.0/x", "", -1, false },
+		{ "example.org/24", "", -1, false },
+		{ "", "", -1, false },
+		{ "[]", "", -1, false },
+		{ "192.0.2.0/24", "not an address", 0, false },
+	};
+	struct net_cidr	 c;
+	const char	*err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = net_parse_cidr(cases[i].net, &c, &err);
+
+		assert_int_equal(rc, cases[i].parse);
+		if (rc == 0)
+			assert_int_equal(net_cidr_match(&c, cases[i].addr),
+			    cases[i].match);
+	}
+	(void)state;
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cidr),
 		cmocka_unit_test(test_parse_valid),
 		cmocka_unit_test(test_parse_fields),
 		cmocka_unit_test(test_parse_invalid),

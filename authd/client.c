@@ -1,0 +1,209 @@
+/*
+ * authd/client.c — connections from the other daemons.
+ *
+ * Each peer is checked with SO_PEERCRED against the users allowed to ask
+ * (root, authd's own, wharf_user, wharf_null_user).  The first message must
+ * be IPC_HELLO for AUTH_PROTO; a malformed request gets IPC_ERROR and one
+ * log line, never more (STYLE.md: fail fast on bugs, never on input).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "ev.h"
+#include "ipc.h"
+#include "log.h"
+#include "net.h"
+#include "proto_auth.h"
+#include "service.h"
+#include "xmalloc.h"
+#include "authd.h"
+
+#define ADDRESS_MAX	(64 + 1 + 255)		/* RFC 5321 4.5.3.1 */
+
+struct authd_client {
+	struct authd_client	*next;
+	struct authd		*a;
+	struct ipc_conn		*conn;
+	bool			 hello;
+	pid_t			 pid;
+};
+
+static void
+client_free(struct authd_client *cl)
+{
+	struct authd	*a = cl->a;
+
+	for (struct authd_client **p = &a->clients; *p != NULL;
+	    p = &(*p)->next)
+		if (*p == cl) {
+			*p = cl->next;
+			break;
+		}
+	lookup_client_gone(cl);
+	ipc_conn_free(&cl->conn);
+	free(cl);
+}
+
+void
+client_free_all(struct authd *a)
+{
+	while (a->clients != NULL)
+		client_free(a->clients);
+}
+
+static void
+client_error(struct authd_client *cl, uint32_t id, const char *why)
+{
+	struct ipc_out	*o = ipc_msg_begin(cl->conn, IPC_ERROR, id,
+			    IPC_F_REPLY);
+
+	log_warnx("client pid=%ld: %s", (long)cl->pid, why);
+	ipc_put_str(o, why);
+	ipc_msg_end(o);
+}
+
+void
+client_reply_status(struct authd_client *cl, uint32_t type, uint32_t id,
+    uint32_t status)
+{
+	struct ipc_out	*o = ipc_msg_begin(cl->conn, type, id, IPC_F_REPLY);
+
+	ipc_put_u32(o, status);
+	ipc_msg_end(o);
+}
+
+void
+client_reply_rcpt(struct authd_client *cl, uint32_t id,
+    const struct rcpt_answer *ans)
+{
+	struct ipc_out	*o = ipc_msg_begin(cl->conn, AUTH_RCPT_R, id,
+			    IPC_F_REPLY);
+	size_t		 n = ans->ndest > 256 ? 256 : ans->ndest;
+
+	ipc_put_u32(o, ans->status);
+	ipc_put_u32(o, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		ipc_put_u32(o, ans->dest[i].kind);
+		ipc_put_str(o, ans->dest[i].address);
+		ipc_put_u64(o, ans->dest[i].user_id);
+	}
+	if (ipc_msg_end(o) == -1)
+		client_reply_status(cl, AUTH_RCPT_R, id, AUTH_TEMPFAIL);
+}
+
+static bool
+client_relay_allowed(struct authd *a, const char *ip)
+{
+	for (size_t i = 0; i < a->nnets; i++)
+		if (net_cidr_match(&a->nets[i], ip))
+			return true;
+	return false;
+}
+
+static void
+client_request(struct authd_client *cl, struct ipc_msg *msg)
+{
+	const char	*arg;
+	uint32_t	 id = msg->hdr.id;
+
+	if (ipc_get_str(msg, &arg) == -1 || ipc_get_end(msg) == -1 ||
+	    strlen(arg) > ADDRESS_MAX || arg[0] == '\0') {
+		client_error(cl, id, "malformed request");
+		return;
+	}
+	switch (msg->hdr.type) {
+	case AUTH_RCPT:
+		lookup_rcpt(cl->a, cl, id, arg);
+		break;
+	case AUTH_DOMAIN:
+		lookup_domain(cl->a, cl, id, arg);
+		break;
+	case AUTH_RELAY:
+		client_reply_status(cl, AUTH_RELAY_R, id,
+		    client_relay_allowed(cl->a, arg) ? AUTH_OK :
+		    AUTH_NOTLOCAL);
+		break;
+	default:
+		client_error(cl, id, "unknown request");
+		break;
+	}
+}
+
+static void
+client_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
+{
+	struct authd_client	*cl = arg;
+	uint32_t		 proto, version;
+
+	if (cl->hello) {
+		client_request(cl, msg);
+		return;
+	}
+	if (msg->hdr.type != IPC_HELLO || ipc_get_u32(msg, &proto) == -1 ||
+	    ipc_get_u32(msg, &version) == -1 || ipc_get_end(msg) == -1 ||
+	    proto != AUTH_PROTO || version != AUTH_PROTO_VERSION) {
+		log_warnx("client pid=%ld: bad hello; closing", (long)cl->pid);
+		client_free(cl);
+		return;
+	}
+	cl->hello = true;
+	(void)conn;
+}
+
+static void
+client_on_close(struct ipc_conn *conn, const char *reason, void *arg)
+{
+	struct authd_client	*cl = arg;
+
+	log_debug("client pid=%ld closed: %s", (long)cl->pid, reason);
+	client_free(cl);
+	(void)conn;
+}
+
+static const struct ipc_handler client_handler = {
+	client_on_msg, client_on_close,
+};
+
+static bool
+peer_allowed(struct authd *a, uid_t uid)
+{
+	for (size_t i = 0; i < a->npeers; i++)
+		if (a->peers[i] == uid)
+			return true;
+	return false;
+}
+
+void
+client_accept(int fd, unsigned events, void *arg)
+{
+	struct authd		*a = arg;
+	struct authd_client	*cl;
+	int			 s;
+	uid_t			 uid = (uid_t)-1;
+	gid_t			 gid;
+
+	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("accept");
+		return;
+	}
+	cl = xcalloc(1, sizeof(*cl));
+	cl->a = a;
+	if ((cl->conn = ipc_conn_new(a->svc->ev, s, &client_handler,
+	    cl)) == NULL) {
+		free(cl);
+		return;
+	}
+	cl->next = a->clients;
+	a->clients = cl;
+	if (ipc_conn_peer(cl->conn, &cl->pid, &uid, &gid) == -1 ||
+	    !peer_allowed(a, uid)) {
+		log_warnx("refused peer uid=%ld pid=%ld", (long)uid,
+		    (long)cl->pid);
+		client_free(cl);
+	}
+	(void)events;
+}

@@ -1,0 +1,56 @@
+/*
+ * proto_auth — asking authd, over $run_dir/private/authd.sock.
+ *
+ * Clients (smtpd, and later imapd and qmgr) send IPC_HELLO (u32
+ * AUTH_PROTO, u32 AUTH_PROTO_VERSION) first.  authd checks SO_PEERCRED
+ * (root, its own user, wharf_user, wharf_null_user).  Every request gets
+ * one reply with IPC_F_REPLY and the request's id; answers may come out of
+ * order.  Payload grammars:
+ *
+ *	AUTH_RCPT	request	str address		("local@domain")
+ *	AUTH_RCPT_R	reply	u32 status, u32 n, n * dest
+ *	    dest	= u32 kind, str address, u64 user_id (0 unless LOCAL)
+ *	    status	= AUTH_OK (a local domain, and the address exists: an
+ *			  alias, a user, user+tag, a catch-all or postmaster)
+ *			| AUTH_NOUSER (a local domain, no such address)
+ *			| AUTH_NOTLOCAL (not one of our domains; n = 0)
+ *			| AUTH_TEMPFAIL (database unavailable; n = 0)
+ *	    kind	= AUTH_DEST_LOCAL | AUTH_DEST_REMOTE | AUTH_DEST_UNKNOWN
+ *			| AUTH_DEST_LOOP | AUTH_DEST_POSTMASTER
+ *	AUTH_DOMAIN	request	str domain
+ *	AUTH_DOMAIN_R	reply	u32 status	(AUTH_OK | AUTH_NOTLOCAL |
+ *						 AUTH_TEMPFAIL)
+ *	AUTH_RELAY	request	str client address (numeric IPv4 or IPv6)
+ *	AUTH_RELAY_R	reply	u32 status	(AUTH_OK: inside mynetworks,
+ *						 else AUTH_NOTLOCAL)
+ * An alias expands to its targets recursively; targets that lead nowhere
+ * (UNKNOWN) or back onto the chain (LOOP) are listed so delivery can bounce
+ * them, while the RCPT itself is accepted.
+ */
+#ifndef WHARF_PROTO_AUTH_H
+#define WHARF_PROTO_AUTH_H
+
+#define AUTH_PROTO		3
+#define AUTH_PROTO_VERSION	1
+
+#define AUTH_RCPT		0x0301
+#define AUTH_RCPT_R		0x0302
+#define AUTH_DOMAIN		0x0303
+#define AUTH_DOMAIN_R		0x0304
+#define AUTH_RELAY		0x0305
+#define AUTH_RELAY_R		0x0306
+
+#define AUTH_OK			0
+#define AUTH_NOUSER		1
+#define AUTH_NOTLOCAL		2
+#define AUTH_TEMPFAIL		3
+
+#define AUTH_DEST_LOCAL		1
+#define AUTH_DEST_REMOTE	2
+#define AUTH_DEST_UNKNOWN	3
+#define AUTH_DEST_LOOP		4
+#define AUTH_DEST_POSTMASTER	5
+
+#define AUTH_SOCKET_NAME	"authd.sock"	/* in $run_dir/private */
+
+#endif
