@@ -88,8 +88,8 @@ struct ev {
 	STAILQ_HEAD(, ev_deferred)	 defers;
 };
 
-static uint64_t
-clock_ms(void)
+uint64_t
+ev_clock_ms(void)
 {
 	struct timespec	 ts;
 
@@ -112,7 +112,7 @@ ev_new(void)
 	TAILQ_INIT(&ev->timers);
 	TAILQ_INIT(&ev->sigs);
 	STAILQ_INIT(&ev->defers);
-	ev->now = clock_ms();
+	ev->now = ev_clock_ms();
 	return ev;
 }
 
@@ -361,7 +361,7 @@ ev_timer_set(struct ev_timer *t, uint64_t ms)
 	if (t->idx != TIMER_IDLE)
 		heap_remove(ev, t);
 	if (ev->depth == 0)
-		ev->now = clock_ms();
+		ev->now = ev_clock_ms();
 	t->deadline = ms > UINT64_MAX - ev->now ? UINT64_MAX : ev->now + ms;
 	t->seq = ev->seq++;
 	heap_push(ev, t);
@@ -584,7 +584,7 @@ ev_run_once(struct ev *ev, int timeout_ms)
 	int			 n, rc = 0, saved = 0;
 
 	ev->depth++;
-	ev->now = clock_ms();
+	ev->now = ev_clock_ms();
 	n = epoll_wait(ev->epfd, evs, EV_BATCH, wait_ms(ev, timeout_ms));
 	if (n == -1) {
 		if (errno != EINTR) {
@@ -593,7 +593,7 @@ ev_run_once(struct ev *ev, int timeout_ms)
 		}
 		n = 0;
 	}
-	ev->now = clock_ms();
+	ev->now = ev_clock_ms();
 	for (int i = 0; i < n; i++)
 		io_dispatch(&evs[i]);
 	timers_dispatch(ev);

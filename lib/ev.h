@@ -39,6 +39,7 @@ int	ev_run(struct ev *);
 int	ev_run_once(struct ev *, int timeout_ms);
 void	ev_break(struct ev *);
 uint64_t ev_now(struct ev *);		/* cached monotonic ms */
+uint64_t ev_clock_ms(void);		/* monotonic ms, read now */
 
 /* events: EV_READ|EV_WRITE (0 = registered but idle).  NULL, errno set,
    when epoll refuses the fd (EEXIST: already registered). */

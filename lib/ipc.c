@@ -226,15 +226,6 @@ conn_release(struct ipc_conn *c)
 		conn_destroy(c);
 }
 
-static uint64_t
-clock_ms(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		fatal("clock_gettime");
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Expected replies. */
 
@@ -898,12 +889,12 @@ ipc_send_empty(struct ipc_conn *c, uint32_t type, uint32_t id,
 int
 ipc_conn_flush_sync(struct ipc_conn *c, int timeout_ms)
 {
-	uint64_t	 start = clock_ms(), el;
+	uint64_t	 start = ev_clock_ms(), el;
 	int		 rc = 0, saved = 0, wait;
 
 	conn_hold(c);
 	while (!c->closed && !c->dying && c->pending > 0) {
-		el = clock_ms() - start;
+		el = ev_clock_ms() - start;
 		if (timeout_ms >= 0 && el >= (uint64_t)timeout_ms) {
 			saved = ETIMEDOUT;
 			break;

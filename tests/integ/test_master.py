@@ -4,6 +4,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import MASTER, WHARF, wait_for
 
 
@@ -154,3 +156,26 @@ def test_wharf_start_stop_daemon_mode(fresh):
     assert r.returncode == 0, r.stdout + r.stderr
     wait_for(lambda: inst.processes() == [], 30, "all processes gone")
     assert inst.wharf("status").returncode == 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to be nobody")
+def test_non_root_master(fresh):
+    """An ordinary user runs a private instance: postgres runs as them."""
+    inst = fresh()
+    subprocess.run(["chown", "-R", "nobody", inst.dir], check=True)
+    inst.logf = open(inst.log, "ab")
+    inst.proc = subprocess.Popen(
+        ["runuser", "-u", "nobody", "--", MASTER, "-f", "-c", inst.conf],
+        stdin=subprocess.DEVNULL, stdout=inst.logf, stderr=inst.logf,
+        start_new_session=True)
+    wait_for(lambda: "ready:" in inst.read_log(), 120, "master ready")
+    out = inst.status()
+    assert "postgres" in out and "authd" in out
+    import pwd
+    nobody = pwd.getpwnam("nobody").pw_uid
+    for name in ("postgres", "authd"):
+        pid = inst.service_pids(name)[0]
+        assert os.stat(f"/proc/{pid}").st_uid == nobody
+    r = inst.wharf("stop", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert inst.proc.wait(timeout=60) == 0
