@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "blob.h"
 #include "buf.h"
 #include "conf.h"
 #include "ev.h"
@@ -405,6 +406,28 @@ master_start(struct master *m)
 	master_ready(m);
 }
 
+/* The blob store belongs to wharf_user (qmgr writes, deliver reads). */
+static void
+blob_store_prepare(struct master *m)
+{
+	char	*dir = xasprintf("%s/blobs", m->state_dir), *tmp, *err;
+	uid_t	 uid;
+	gid_t	 gid;
+
+	tmp = xasprintf("%s/tmp", dir);
+	if (blob_store_init(dir, &err) == -1)
+		fatalx("blob store: %s", err);
+	if (proc_is_root()) {
+		if (proc_user(conf_str(m->conf, "wharf_user"), &uid, &gid,
+		    &err) == -1)
+			fatalx("wharf_user: %s", err);
+		if (chown(dir, uid, gid) == -1 || chown(tmp, uid, gid) == -1)
+			fatal("chown %s", dir);
+	}
+	free(tmp);
+	free(dir);
+}
+
 static void
 master_prepare(struct master *m)
 {
@@ -414,6 +437,7 @@ master_prepare(struct master *m)
 	mkdir_or_die(m->state_dir, 0755);
 	pidfile_lock(m);
 	ensure_users(m);
+	blob_store_prepare(m);
 	if (tls_ensure_cert(m, &err) == -1)
 		fatalx("TLS: %s", err);
 	if (strcmp(conf_str(m->conf, "database"), "embedded") == 0 &&

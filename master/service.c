@@ -40,6 +40,10 @@ const struct service_def master_services[] = {
 	/* name	   user key		listen keys  multi  private  db role */
 	{ "authd", "wharf_auth_user",	{ NULL },    false, "authd",
 	  "wharf_authd" },
+	{ "deliver", "wharf_user",	{ NULL },    true,  "deliver",
+	  "wharf_deliver" },
+	{ "qmgr", "wharf_user",		{ NULL },    false, "qmgr",
+	  "wharf_qmgr" },
 };
 const size_t master_nservices =
     sizeof(master_services) / sizeof(master_services[0]);

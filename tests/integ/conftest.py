@@ -14,7 +14,31 @@ import subprocess
 import tempfile
 import time
 
+import ctypes
+
 import pytest
+
+# Orphans of a dead master are re-parented to us, so tests see them; we
+# must then reap them too (a zombie postmaster's pid would look alive to
+# the next postgres).  Our own Popen children are left to Popen.
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # CHILD_SUBREAPER
+POPEN_PIDS = set()
+
+
+def reap_orphans():
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) in POPEN_PIDS:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if rest[0] == "Z" and int(rest[1]) == os.getpid():
+            try:
+                os.waitpid(int(pid), os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 BUILD = os.environ.get("WHARF_BUILD") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -61,6 +85,7 @@ class Instance:
             f.write(self.config_text(extra))
         self.proc = None
         self.logf = None
+        self.env = dict(os.environ, WHARF_TEST_INSTANCE=self.dir)
 
     def config_text(self, extra):
         p = self.ports
@@ -82,7 +107,8 @@ shutdown_timeout = 20s
 
     def wharf(self, *args, input=None, timeout=60, check=False):
         r = subprocess.run([WHARF, "-c", self.conf, *args], input=input,
-                           capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout,
+                           env=self.env)
         assert_no_sanitizer_report(r.stderr, f"wharf {args}")
         if check and r.returncode != 0:
             raise AssertionError(f"wharf {args}: {r.returncode}\n"
@@ -90,13 +116,16 @@ shutdown_timeout = 20s
         return r
 
     def start(self):
+        seen = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([MASTER, "-f", "-c", self.conf],
                                      stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
+        POPEN_PIDS.add(self.proc.pid)
         wait_for(lambda: self.proc.poll() is not None or
-                 "ready:" in self.read_log(), START_TIMEOUT, "master ready")
+                 "ready:" in self.read_log()[seen:], START_TIMEOUT,
+                 "master ready")
         assert self.proc.poll() is None, self.read_log()
         return self
 
@@ -125,21 +154,48 @@ shutdown_timeout = 20s
         assert r.returncode == 0, r.stderr
         return r.stdout.strip()
 
+    def master_pid(self):
+        if self.proc is not None and self.proc.poll() is None:
+            return self.proc.pid
+        try:
+            with open(os.path.join(self.dir, "run", "master.pid")) as f:
+                return int(f.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
     def processes(self):
-        """Processes whose command line mentions this instance's dir."""
-        out = []
+        """Live processes of this instance: the master and its descendants,
+        anything naming the instance's dir (postgres), and wharf daemons
+        orphaned to us (pytest is a child subreaper)."""
+        procs = {}
+        reap_orphans()
         for pid in os.listdir("/proc"):
-            if not pid.isdigit():
+            if not pid.isdigit() or int(pid) == os.getpid():
                 continue
             try:
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
                     cmd = f.read().replace(b"\0", b" ").decode(
                         errors="replace")
+                with open(f"/proc/{pid}/stat") as f:
+                    rest = f.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if self.dir in cmd and int(pid) != os.getpid():
-                out.append((int(pid), cmd))
-        return out
+            if rest[0] != "Z":
+                procs[int(pid)] = (int(rest[1]), cmd)
+        # Another instance's master is our child too: only daemons count
+        # as orphans.
+        mine = {p for p, (pp, cmd) in procs.items() if self.dir in cmd or
+                (cmd.startswith("wharf: ") and not cmd.startswith(
+                    "wharf: master") and pp == os.getpid())}
+        root = self.master_pid()
+        if root in procs:
+            mine.add(root)
+        grew = True
+        while grew:
+            kids = {p for p, (pp, _) in procs.items() if pp in mine}
+            grew = not kids <= mine
+            mine |= kids
+        return sorted((p, procs[p][1]) for p in mine)
 
     def stop(self):
         """SIGTERM the foreground master; its exit status (None if none)."""
@@ -165,9 +221,11 @@ shutdown_timeout = 20s
                 pass
         log = self.read_log() if os.path.exists(self.log) else ""
         shutil.rmtree(self.dir, ignore_errors=True)
+        tail = "\n".join(log.splitlines()[-40:])
         assert_no_sanitizer_report(log, "master log")
-        assert left == [], f"processes left behind: {left}"
-        assert status in (None, 0), f"master exited with status {status}"
+        assert left == [], f"processes left behind: {left}\n{tail}"
+        assert status in (None, 0), \
+            f"master exited with status {status}; log:\n{tail}"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+import conftest
 from conftest import MASTER, WHARF, wait_for
 
 
@@ -167,7 +168,8 @@ def test_non_root_master(fresh):
     inst.proc = subprocess.Popen(
         ["runuser", "-u", "nobody", "--", MASTER, "-f", "-c", inst.conf],
         stdin=subprocess.DEVNULL, stdout=inst.logf, stderr=inst.logf,
-        start_new_session=True)
+        start_new_session=True, env=inst.env)
+    conftest.POPEN_PIDS.add(inst.proc.pid)
     wait_for(lambda: "ready:" in inst.read_log(), 120, "master ready")
     out = inst.status()
     assert "postgres" in out and "authd" in out

@@ -67,10 +67,15 @@ class Conn:
         self.sock.sendall(struct.pack("=IIII", type_, len(payload), id_,
                                       flags) + payload)
 
+    fds = None
+
     def recv_exact(self, n):
+        """n bytes; descriptors passed along are kept in self.fds."""
         buf = b""
         while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
+            chunk, fds, _, _ = socket.recv_fds(self.sock, n - len(buf), 4)
+            if fds:
+                self.fds = (self.fds or []) + fds
             if not chunk:
                 raise EOFError("connection closed")
             buf += chunk
@@ -79,6 +84,10 @@ class Conn:
     def recv(self):
         type_, n, id_, flags = struct.unpack("=IIII", self.recv_exact(16))
         return type_, id_, flags, Reader(self.recv_exact(n))
+
+    def take_fd(self):
+        fd = self.fds.pop(0)
+        return fd
 
     def request(self, type_, payload=b""):
         """Send a request; return (type, flags, Reader) of its reply."""

@@ -1,0 +1,298 @@
+/*
+ * qmgr/dispatch.c — handing local recipients to deliver.
+ *
+ * qmgr keeps one connection per deliver process (process_limit) to
+ * $run_dir/private/deliver.sock and gives each one message at a time.
+ * Rows in flight are remembered so a scan does not hand them out twice;
+ * a delivery whose answer never comes is simply scanned again later, and
+ * deliver's exactly-once rule (proto_deliver.h) makes that safe.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "ev.h"
+#include "ipc.h"
+#include "log.h"
+#include "proto_deliver.h"
+#include "service.h"
+#include "xmalloc.h"
+#include "qmgr.h"
+
+#define DELIVER_TIMEOUT_MS	(10 * 60 * 1000)
+#define SCAN_INTERVAL_MS	(30 * 1000)
+#define RECONNECT_MS		1000
+
+struct deliver_conn {
+	struct deliver_conn	*next;
+	struct qmgr		*q;
+	struct ipc_conn		*conn;
+	struct qjob		*job;		/* in flight */
+};
+
+static struct qjob	*jobs_head, **jobs_tail = &jobs_head;
+static uint64_t		*inflight;
+static size_t		 ninflight;
+
+static bool
+row_inflight(uint64_t row)
+{
+	for (size_t i = 0; i < ninflight; i++)
+		if (inflight[i] == row)
+			return true;
+	return false;
+}
+
+static void
+rows_mark(struct qjob *job, bool on)
+{
+	for (size_t i = 0; i < job->nrcpt; i++) {
+		if (on) {
+			inflight = xreallocarray(inflight, ninflight + 1,
+			    sizeof(*inflight));
+			inflight[ninflight++] = job->rcpts[i].row;
+			continue;
+		}
+		for (size_t j = 0; j < ninflight; j++)
+			if (inflight[j] == job->rcpts[i].row) {
+				inflight[j] = inflight[--ninflight];
+				break;
+			}
+	}
+}
+
+void
+qjob_free(struct qjob *job)
+{
+	for (size_t i = 0; i < job->nrcpt; i++) {
+		free(job->rcpts[i].address);
+		free(job->rcpts[i].rcpt);
+	}
+	free(job->rcpts);
+	free(job->queue_id);
+	free(job->blob);
+	free(job->sender);
+	free(job);
+}
+
+static void	dispatch_kick(struct qmgr *);
+
+static void
+deliver_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
+{
+	struct deliver_conn	*dc = arg;
+	struct qjob		*job = dc->job;
+	struct qmgr		*q = dc->q;
+	uint32_t		 n = 0, status;
+	uint64_t		 row;
+	const char		*reply;
+
+	dc->job = NULL;
+	if (msg == NULL)
+		log_warnx("%s: no answer from deliver; will retry",
+		    job->queue_id);
+	else if (msg->hdr.type != DELIVER_MSG_R || ipc_get_u32(msg, &n) == -1)
+		log_warnx("%s: bad answer from deliver", job->queue_id);
+	for (uint32_t i = 0; msg != NULL && i < n; i++) {
+		ipc_get_u64(msg, &row);
+		ipc_get_u32(msg, &status);
+		if (ipc_get_str(msg, &reply) == -1)
+			break;
+		if (status != DELIVER_OK)
+			queue_db_result(q, row, job->queue_id, status, reply);
+	}
+	rows_mark(job, false);
+	queue_db_finish(q, job->queue_row, job->blob);
+	qjob_free(job);
+	q->inflight--;
+	qmgr_work_done(q);
+	dispatch_kick(q);
+	(void)conn;
+}
+
+static void
+deliver_send(struct deliver_conn *dc, struct qjob *job)
+{
+	uint32_t	 id = ipc_conn_next_id(dc->conn);
+	struct ipc_out	*o = ipc_msg_begin(dc->conn, DELIVER_MSG, id, 0);
+
+	ipc_put_str(o, job->queue_id);
+	ipc_put_str(o, job->blob);
+	ipc_put_u64(o, job->size);
+	ipc_put_str(o, job->sender);
+	ipc_put_u32(o, (uint32_t)job->nrcpt);
+	for (size_t i = 0; i < job->nrcpt; i++) {
+		ipc_put_u64(o, job->rcpts[i].row);
+		ipc_put_u64(o, job->rcpts[i].user_id);
+		ipc_put_str(o, job->rcpts[i].address);
+		ipc_put_str(o, job->rcpts[i].rcpt);
+	}
+	dc->job = job;
+	dc->q->inflight++;
+	if (ipc_msg_end(o) == -1) {
+		log_warnx("%s: too many recipients for one message to deliver",
+		    job->queue_id);
+		deliver_reply(dc->conn, NULL, dc);
+		return;
+	}
+	ipc_conn_expect(dc->conn, id, DELIVER_TIMEOUT_MS, deliver_reply, dc);
+}
+
+/* Give queued jobs to idle deliver connections. */
+static void
+dispatch_kick(struct qmgr *q)
+{
+	struct qjob	*job;
+
+	for (struct deliver_conn *dc = q->delivers; dc != NULL;
+	    dc = dc->next) {
+		if (dc->conn == NULL || dc->job != NULL || jobs_head == NULL)
+			continue;
+		job = jobs_head;
+		if ((jobs_head = job->next) == NULL)
+			jobs_tail = &jobs_head;
+		job->next = NULL;
+		deliver_send(dc, job);
+	}
+}
+
+void
+dispatch_job(struct qmgr *q, struct qjob *job)
+{
+	size_t	 keep = 0;
+
+	/* Drop rows already on their way (a scan racing a delivery). */
+	for (size_t i = 0; i < job->nrcpt; i++) {
+		if (row_inflight(job->rcpts[i].row)) {
+			free(job->rcpts[i].address);
+			free(job->rcpts[i].rcpt);
+			continue;
+		}
+		job->rcpts[keep++] = job->rcpts[i];
+	}
+	job->nrcpt = keep;
+	if (keep == 0 || q->svc->stopping) {
+		qjob_free(job);
+		return;
+	}
+	rows_mark(job, true);
+	*jobs_tail = job;
+	jobs_tail = &job->next;
+	dispatch_kick(q);
+}
+
+static void	deliver_connect_all(void *);
+
+static void
+deliver_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
+{
+	log_warnx("deliver: unexpected message type=%u", msg->hdr.type);
+	(void)conn;
+	(void)arg;
+}
+
+static void
+deliver_on_close(struct ipc_conn *conn, const char *reason, void *arg)
+{
+	struct deliver_conn	*dc = arg;
+	struct qmgr		*q = dc->q;
+
+	log_info("deliver connection closed: %s", reason);
+	ipc_conn_free(&dc->conn);	/* a pending reply gets NULL */
+	if (!q->svc->stopping && q->reconnect_timer == NULL)
+		q->reconnect_timer = ev_timer_add(q->svc->ev, RECONNECT_MS,
+		    deliver_connect_all, q);
+	(void)conn;
+}
+
+static const struct ipc_handler deliver_handler = {
+	deliver_on_msg, deliver_on_close,
+};
+
+static void
+deliver_connect(struct qmgr *q, struct deliver_conn *dc)
+{
+	char		*err;
+	int		 fd;
+	struct ipc_out	*o;
+
+	if ((fd = ipc_connect_unix(q->deliver_path, &err)) == -1) {
+		log_warnx("deliver: %s", err);
+		free(err);
+		return;
+	}
+	if ((dc->conn = ipc_conn_new(q->svc->ev, fd, &deliver_handler,
+	    dc)) == NULL)
+		return;
+	o = ipc_msg_begin(dc->conn, IPC_HELLO, 0, 0);
+	ipc_put_u32(o, DELIVER_PROTO);
+	ipc_put_u32(o, DELIVER_PROTO_VERSION);
+	ipc_msg_end(o);
+}
+
+static void
+deliver_connect_all(void *arg)
+{
+	struct qmgr	*q = arg;
+	bool		 missing = false;
+
+	ev_timer_del(&q->reconnect_timer);
+	for (struct deliver_conn *dc = q->delivers; dc != NULL; dc = dc->next) {
+		if (dc->conn == NULL)
+			deliver_connect(q, dc);
+		missing = missing || dc->conn == NULL;
+	}
+	if (missing && !q->svc->stopping)
+		q->reconnect_timer = ev_timer_add(q->svc->ev, RECONNECT_MS,
+		    deliver_connect_all, q);
+	dispatch_kick(q);
+}
+
+static void
+scan_tick(void *arg)
+{
+	struct qmgr	*q = arg;
+
+	queue_db_scan(q);
+	ev_timer_set(q->scan_timer, SCAN_INTERVAL_MS);
+}
+
+void
+dispatch_start(struct qmgr *q)
+{
+	unsigned	 n = (unsigned)conf_int(q->svc->conf, "process_limit");
+
+	for (unsigned i = 0; i < n; i++) {
+		struct deliver_conn *dc = xcalloc(1, sizeof(*dc));
+
+		dc->q = q;
+		dc->next = q->delivers;
+		q->delivers = dc;
+	}
+	deliver_connect_all(q);
+	q->scan_timer = ev_timer_add(q->svc->ev, 0, scan_tick, q);
+}
+
+void
+dispatch_stop(struct qmgr *q)
+{
+	struct deliver_conn	*dc;
+	struct qjob		*job;
+
+	ev_timer_del(&q->scan_timer);
+	ev_timer_del(&q->reconnect_timer);
+	while ((job = jobs_head) != NULL) {
+		jobs_head = job->next;
+		rows_mark(job, false);
+		qjob_free(job);
+	}
+	jobs_tail = &jobs_head;
+	while ((dc = q->delivers) != NULL) {
+		q->delivers = dc->next;
+		ipc_conn_free(&dc->conn);
+		free(dc);
+	}
+	free(inflight);
+	inflight = NULL;
+	ninflight = 0;
+}
