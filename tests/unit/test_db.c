@@ -587,16 +587,21 @@ check_schema(PGconn *conn)
 	    "FROM mailboxes m, blobs b", "messages_mailbox_id_uid_key");
 	exec_ok(conn, "INSERT INTO queue (queue_id, blob_id, sender, size) "
 	    "SELECT 'Q1', id, '', 100 FROM blobs");
-	exec_ok(conn, "INSERT INTO queue_recipients (queue, rcpt, notify) "
-	    "SELECT id, 'bob@example.net', 'SUCCESS,FAILURE' FROM queue");
-	exec_fails(conn, "INSERT INTO queue_recipients (queue, rcpt, status) "
-	    "SELECT id, 'x@example.net', 'lost' FROM queue",
-	    "queue_recipients_status_check");
-	exec_fails(conn, "INSERT INTO queue_recipients (queue, rcpt, notify) "
-	    "SELECT id, 'x@example.net', 'SOMETIMES' FROM queue",
-	    "queue_recipients_notify_check");
-	exec_ok(conn, "INSERT INTO queue_recipients (queue, rcpt, notify) "
-	    "SELECT id, 'y@example.net', 'NEVER' FROM queue");
+	exec_ok(conn, "INSERT INTO queue_recipients (queue, rcpt, address, "
+	    "notify) SELECT id, 'bob@example.net', 'bob@example.net', "
+	    "'SUCCESS,FAILURE' FROM queue");
+	exec_fails(conn, "INSERT INTO queue_recipients (queue, rcpt, address, "
+	    "status) SELECT id, 'x@example.net', 'x@example.net', 'lost' "
+	    "FROM queue", "queue_recipients_status_check");
+	exec_fails(conn, "INSERT INTO queue_recipients (queue, rcpt, address, "
+	    "notify) SELECT id, 'x@example.net', 'x@example.net', 'SOMETIMES' "
+	    "FROM queue", "queue_recipients_notify_check");
+	exec_fails(conn, "INSERT INTO queue_recipients (queue, rcpt, address, "
+	    "transport) SELECT id, 'x@example.net', 'x@example.net', 'uucp' "
+	    "FROM queue", "queue_recipients_transport_check");
+	exec_ok(conn, "INSERT INTO queue_recipients (queue, rcpt, address, "
+	    "notify) SELECT id, 'y@example.net', 'y@example.net', 'NEVER' "
+	    "FROM queue");
 	exec_ok(conn, "INSERT INTO audit_log (service, account, client_ip, "
 	    "result) VALUES ('imapd', 'alice@example.com', '192.0.2.1', "
 	    "'ok')");
