@@ -41,7 +41,7 @@ label_ok(const char *l, size_t n)
 }
 
 int
-addr_domain_check(char *domain, char **err_r)
+waddr_domain_check(char *domain, char **err_r)
 {
 	const char	*p, *dot;
 	size_t		 len = strlen(domain);
@@ -89,7 +89,7 @@ local_check(const char *local, char **err_r)
 }
 
 int
-addr_parse(const char *in, bool catchall, bool lower_local,
+waddr_parse(const char *in, bool catchall, bool lower_local,
     struct wharf_addr *a, char **err_r)
 {
 	const char	*at = strchr(in, '@');
@@ -108,10 +108,10 @@ addr_parse(const char *in, bool catchall, bool lower_local,
 	a->local = xstrndup(in, (size_t)(at - in));
 	a->domain = xstrdup(at + 1);
 	if (local_check(a->local, &why) == -1 ||
-	    addr_domain_check(a->domain, &why) == -1) {
+	    waddr_domain_check(a->domain, &why) == -1) {
 		*err_r = xasprintf("'%s': %s", in, why);
 		free(why);
-		addr_clear(a);
+		waddr_clear(a);
 		return -1;
 	}
 	if (lower_local)
@@ -120,7 +120,7 @@ addr_parse(const char *in, bool catchall, bool lower_local,
 }
 
 void
-addr_clear(struct wharf_addr *a)
+waddr_clear(struct wharf_addr *a)
 {
 	free(a->local);
 	free(a->domain);

@@ -215,7 +215,7 @@ parse_addr(const char *what, const char *in, bool catchall, bool lower,
 {
 	char	*err = NULL;
 
-	if (addr_parse(in, catchall, lower, addr, &err) == 0)
+	if (waddr_parse(in, catchall, lower, addr, &err) == 0)
 		return 0;
 	wharf_errx("%s: %s", what, err);
 	free(err);
@@ -227,7 +227,7 @@ parse_domain(const char *what, char *domain)
 {
 	char	*err = NULL;
 
-	if (addr_domain_check(domain, &err) == 0)
+	if (waddr_domain_check(domain, &err) == 0)
 		return 0;
 	wharf_errx("%s: '%s': %s", what, domain, err);
 	free(err);
@@ -313,7 +313,7 @@ domain_list(struct adm *a, int argc, char **argv)
  */
 
 static char *
-addr_str(const struct wharf_addr *addr)
+waddr_str(const struct wharf_addr *addr)
 {
 	return xasprintf("%s@%s", addr->local, addr->domain);
 }
@@ -361,7 +361,7 @@ user_add(struct adm *a, int argc, char **argv)
 		rc = user_insert(a, did, &u, hash);
 	free(hash);
 	free(did);
-	addr_clear(&u);
+	waddr_clear(&u);
 	return rc;
 }
 
@@ -404,7 +404,7 @@ user_passwd(struct adm *a, int argc, char **argv)
 	}
 	free(hash);
 	free(uid);
-	addr_clear(&u);
+	waddr_clear(&u);
 	return rc;
 }
 
@@ -426,7 +426,7 @@ user_change(struct adm *a, char *arg, const char *sql, const char *done)
 		adm_fail(a, "no such user %s@%s", u.local, u.domain);
 	else
 		printf("wharf: user %s@%s %s\n", u.local, u.domain, done);
-	addr_clear(&u);
+	waddr_clear(&u);
 	return n > 0 ? WHARF_EXIT_OK : WHARF_EXIT_ERR;
 }
 
@@ -501,8 +501,8 @@ alias_targets(struct adm *a, int n, char **in)
 			str_list_free(&v);
 			return NULL;
 		}
-		v[i] = addr_str(&t);
-		addr_clear(&t);
+		v[i] = waddr_str(&t);
+		waddr_clear(&t);
 	}
 	return v;
 }
@@ -554,7 +554,7 @@ alias_add(struct adm *a, int argc, char **argv)
 
 	if (parse_addr(a->what, argv[0], true, true, &l) == -1)
 		return WHARF_EXIT_ERR;
-	addr = addr_str(&l);
+	addr = waddr_str(&l);
 	if ((t = alias_targets(a, argc - 1, argv + 1)) == NULL)
 		goto out;
 	for (i = 0; t[i] != NULL; i++)
@@ -568,7 +568,7 @@ out:
 	free(did);
 	str_list_free(&t);
 	free(addr);
-	addr_clear(&l);
+	waddr_clear(&l);
 	return rc;
 }
 
@@ -621,13 +621,13 @@ alias_del(struct adm *a, int argc, char **argv)
 
 	if (parse_addr(a->what, argv[0], true, true, &l) == -1)
 		return WHARF_EXIT_ERR;
-	addr = addr_str(&l);
+	addr = waddr_str(&l);
 	if ((t = alias_targets(a, argc - 1, argv + 1)) != NULL &&
 	    adm_open(a) == 0)
 		rc = alias_delete(a, &l, addr, t);
 	str_list_free(&t);
 	free(addr);
-	addr_clear(&l);
+	waddr_clear(&l);
 	return rc;
 }
 
@@ -656,7 +656,7 @@ alias_list(struct adm *a, int argc, char **argv)
 		    "ON d.id = l.domain_id WHERE ($1 = '' OR d.name = $1) "
 		    "AND (NOT $3::boolean OR l.localpart = $2) "
 		    "ORDER BY d.name, l.localpart, l.target", 3, p);
-	addr_clear(&l);
+	waddr_clear(&l);
 	return rc;
 }
 

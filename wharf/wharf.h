@@ -57,11 +57,11 @@ struct wharf_addr {
  * characters, a valid host name.  lower: lower-case the local part too.
  * 0, or -1 with *err_r.
  */
-int	addr_parse(const char *, bool catchall, bool lower,
+int	waddr_parse(const char *, bool catchall, bool lower,
 	    struct wharf_addr *, char **err_r);
 /* Lower-cases in place; 0 or -1 with *err_r. */
-int	addr_domain_check(char *domain, char **err_r);
-void	addr_clear(struct wharf_addr *);
+int	waddr_domain_check(char *domain, char **err_r);
+void	waddr_clear(struct wharf_addr *);
 
 /* passwd.c: reading and hashing a new password. */
 /* Read it (tty: prompt twice; else one line of stdin) and return its
