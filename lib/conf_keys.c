@@ -108,6 +108,28 @@ const struct conf_key conf_keys[] = {
 	  "off" },
 	{ "authd_cache_size", CONF_INT, "10000", 0, 10000000, 0, NULL,
 	  "Most recipient lookup answers authd keeps in its cache" },
+	{ "smtpd_banner", CONF_STR, "$myhostname ESMTP Wharf", 0, 0, 0, NULL,
+	  "Text of the SMTP greeting after the 220 code" },
+	{ "smtpd_connection_limit", CONF_INT, "1000", 1, 1000000, 0, NULL,
+	  "Most SMTP connections one smtpd process serves at once (more get "
+	  "421)" },
+	{ "smtpd_client_connection_limit", CONF_INT, "20", 1, 1000000, 0, NULL,
+	  "Most SMTP connections from one client address in one smtpd "
+	  "process (more get 421)" },
+	{ "smtpd_recipient_limit", CONF_INT, "1000", 1, 10000, 0, NULL,
+	  "Most recipients of one message (more get 452)" },
+	{ "smtpd_error_limit", CONF_INT, "20", 1, 1000, 0, NULL,
+	  "Errors a client may cause before it is disconnected with 421" },
+	{ "smtpd_timeout", CONF_TIME, "5m", 1 * SEC, 1 * HOUR, 0, NULL,
+	  "How long a client may take to send one complete command "
+	  "(RFC 5321 4.5.3.2.7)" },
+	{ "smtpd_data_timeout", CONF_TIME, "10m", 1 * SEC, 1 * DAY, 0, NULL,
+	  "How long a client may take for the whole message after DATA or "
+	  "between BDAT chunks" },
+	{ "smtpd_bare_newline", CONF_ENUM, "reject", 0, 0, 0,
+	  "reject|normalize",
+	  "A bare LF or CR in DATA: reject the message, or store it with "
+	  "CRLF line ends (the end of data is CRLF.CRLF either way)" },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);

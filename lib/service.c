@@ -176,8 +176,11 @@ service_setup(struct service *svc, char **err_r)
 		return -1;
 	if (ops->init != NULL && ops->init(svc, err_r) == -1)
 		return -1;
+	if (ops->chroot_subdir != NULL && proc_is_root())
+		svc->chroot = xasprintf("%s/%s", conf_str(svc->conf, "run_dir"),
+		    ops->chroot_subdir);
 	if (ops->user_key != NULL && proc_drop(conf_str(svc->conf,
-	    ops->user_key), ops->chroot_dir, err_r) == -1)
+	    ops->user_key), svc->chroot, err_r) == -1)
 		return -1;
 	svc->master = ipc_conn_new(svc->ev, MASTER_FD_CTL, &master_handler,
 	    svc);
@@ -197,6 +200,7 @@ service_free(struct service *svc)
 		close(svc->listeners[i].fd);
 	}
 	free(svc->listeners);
+	free(svc->chroot);
 	conf_free(&svc->conf);
 }
 

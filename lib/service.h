@@ -5,7 +5,8 @@
  * the config snapshot from fd 4, sets up logging, collects the listening
  * sockets named in WHARF_LISTEN, calls ops->init (still root: open what
  * only root may open), drops privileges to the user named by the
- * ops->user_key config key (chrooted to ops->chroot_dir when set), calls
+ * ops->user_key config key (chrooted to $run_dir/ops->chroot_subdir when
+ * set and root), calls
  * ops->start, sends MASTER_READY and runs the event loop.
  *
  * MASTER_STOP, SIGTERM or EOF on fd 3 call ops->stop, which must stop
@@ -35,13 +36,17 @@ struct service {
 	struct service_listener	*listeners;
 	size_t			 nlisteners;
 	bool			 stopping;
+	/* The chroot directory in force, NULL if none: paths below it are
+	   then relative to "/". */
+	char			*chroot;
 	void			*arg;		/* the daemon's own state */
 };
 
 struct service_ops {
 	const char	*name;
 	const char	*user_key;	/* NULL: keep the current user */
-	const char	*chroot_dir;	/* NULL: no chroot */
+	/* chroot to $run_dir/<this> when started as root; NULL: none */
+	const char	*chroot_subdir;
 	int		(*init)(struct service *, char **err_r);
 	int		(*start)(struct service *, char **err_r);
 	void		(*stop)(struct service *);

@@ -281,6 +281,14 @@ static const struct want_key want_keys[] = {
 	{ "mynetworks", CONF_LIST, "127.0.0.0/8, [::1]/128", 0, 0, 0 },
 	{ "authd_cache_ttl", CONF_TIME, "10s", 0, 3600000, 0 },
 	{ "authd_cache_size", CONF_INT, "10000", 0, 10000000, 0 },
+	{ "smtpd_banner", CONF_STR, "$myhostname ESMTP Wharf", 0, 0, 0 },
+	{ "smtpd_connection_limit", CONF_INT, "1000", 1, 1000000, 0 },
+	{ "smtpd_client_connection_limit", CONF_INT, "20", 1, 1000000, 0 },
+	{ "smtpd_recipient_limit", CONF_INT, "1000", 1, 10000, 0 },
+	{ "smtpd_error_limit", CONF_INT, "20", 1, 1000, 0 },
+	{ "smtpd_timeout", CONF_TIME, "5m", 1000, 3600000, 0 },
+	{ "smtpd_data_timeout", CONF_TIME, "10m", 1000, 86400000, 0 },
+	{ "smtpd_bare_newline", CONF_ENUM, "reject", 0, 0, 0 },
 };
 #define NWANT	(sizeof(want_keys) / sizeof(want_keys[0]))
 
