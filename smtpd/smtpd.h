@@ -1,0 +1,135 @@
+/* smtpd — private header.  See smtpd/main.c for the overview. */
+#ifndef WHARF_SMTPD_H
+#define WHARF_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "smtp_proto.h"
+
+struct ev_io;
+struct ev_timer;
+struct io;
+struct ipc_conn;
+struct ipc_msg;
+struct service;
+struct session;
+
+/* A connection to authd or qmgr, re-made when it breaks. */
+struct peer {
+	struct smtpd	*sd;
+	const char	*name;		/* "authd", "qmgr" */
+	char		*path;
+	uint32_t	 proto;
+	struct ipc_conn	*conn;
+	struct ev_timer	*retry;
+};
+
+typedef void peer_reply_fn(struct session *, struct ipc_msg *);
+
+struct listener {
+	struct smtpd	*sd;
+	int		 fd;
+	struct ev_io	*io;
+	bool		 implicit_tls;
+};
+
+struct smtpd {
+	struct service	*svc;
+	SSL_CTX		*tls;
+	struct listener	*listeners;
+	size_t		 nlisteners;
+	struct peer	 authd, qmgr;
+	struct session	*sessions;
+	size_t		 nsessions;
+	uint64_t	 next_id;
+	/* settings */
+	const char	*hostname;
+	const char	*banner;
+	uint64_t	 size_limit;
+	size_t		 conn_limit, client_limit, rcpt_limit, error_limit;
+	uint64_t	 timeout, data_timeout;
+	bool		 normalize_newlines;
+};
+
+enum smtp_state {
+	SMTP_STATE_CMD,		/* reading commands */
+	SMTP_STATE_WAIT,	/* a command waits for authd or qmgr */
+	SMTP_STATE_DATA,	/* reading the DATA body */
+	SMTP_STATE_BDAT,	/* reading a BDAT chunk */
+	SMTP_STATE_TLS,		/* STARTTLS handshake */
+	SMTP_STATE_CLOSING,	/* final reply queued */
+};
+
+struct rcpt {
+	char		*address;	/* local@domain as sent */
+	char		*orcpt;		/* "rfc822;xtext" or "" */
+	unsigned	 notify;
+};
+
+struct session {
+	struct session	*next;
+	struct smtpd	*sd;
+	char		 id[24];
+	struct io	*io;
+	enum smtp_state	 state;
+	char		 addr[64];	/* client IP, numeric */
+	char		 helo[256];
+	bool		 esmtp, tls, relay_ok, implicit_tls, greeted;
+	unsigned	 errors;
+	struct ev_timer	*cmd_timer, *data_timer;
+	struct pending	*pending;	/* the one request in flight */
+	/* the transaction */
+	bool		 in_tx;
+	struct addr	 from;
+	struct smtp_params from_params;
+	struct rcpt	*rcpts;
+	size_t		 nrcpt;
+	char		*spool;		/* qmgr's spool id */
+	int		 spool_fd;
+	uint64_t	 msg_size;
+	struct buf	 out;		/* body bytes not yet written */
+	const char	*data_error;	/* reply for the end of data */
+	bool		 prev_crlf;	/* last DATA line ended in CRLF */
+	bool		 bdat_last;
+	uint64_t	 bdat_left;
+	struct smtp_cmd	 cmd;		/* the command being handled */
+};
+
+/* session.c */
+void	session_accept(int fd, unsigned events, void *arg);
+void	session_free(struct session *);
+void	session_free_all(struct smtpd *);
+void	session_reply(struct session *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_error(struct session *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_resume(struct session *);
+void	session_tx_reset(struct session *);
+void	session_input(struct session *);
+
+/* commands.c */
+void	session_command(struct session *, char *, size_t);
+
+/* data.c: DATA and BDAT bodies into the spool file */
+void	data_start(struct session *);
+void	data_input(struct session *);
+void	bdat_input(struct session *);
+void	data_received_header(struct session *);
+void	data_finish(struct session *);
+
+/* peer.c: authd and qmgr */
+void	peer_init(struct smtpd *, struct peer *, const char *name,
+	    const char *sock, uint32_t proto);
+void	peer_close(struct peer *);
+/* Send a request for s; fn gets the reply or NULL (unavailable). */
+struct ipc_out *peer_begin(struct peer *, uint32_t type, uint32_t *id_r);
+int	peer_send(struct peer *, struct ipc_out *, uint32_t id,
+	    struct session *, peer_reply_fn *);
+void	peer_session_gone(struct session *);
+
+#endif
