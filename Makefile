@@ -10,7 +10,7 @@
 DEB_PACKAGES = build-essential pkgconf clang libclang-rt-14-dev \
 	libssl-dev libpq-dev libbsd-dev libcmocka-dev libargon2-dev \
 	postgresql-15 openssl python3 python3-pytest python3-argon2 \
-	procps psmisc passwd util-linux
+	procps psmisc passwd util-linux swaks
 
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
