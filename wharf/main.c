@@ -45,6 +45,7 @@ static const struct {
 	{ "domain",	cmd_domain },
 	{ "user",	cmd_user },
 	{ "alias",	cmd_alias },
+	{ "queue",	cmd_queue },
 };
 
 void
@@ -74,7 +75,8 @@ wharf_usage(void)
 	    "       wharf [-c file] user list [domain]\n"
 	    "       wharf [-c file] alias add address target ...\n"
 	    "       wharf [-c file] alias del address [target ...]\n"
-	    "       wharf [-c file] alias list [address | domain]\n", stderr);
+	    "       wharf [-c file] alias list [address | domain]\n"
+	    "       wharf [-c file] queue list | show id\n", stderr);
 	return WHARF_EXIT_USAGE;
 }
 

@@ -11,6 +11,7 @@
 #define WHARF_WHARF_H
 
 #include <stdbool.h>
+#include <libpq-fe.h>
 #include <stdint.h>
 
 /* Exit statuses (wharf(8) EXIT STATUS). */
@@ -66,6 +67,32 @@ void	waddr_clear(struct wharf_addr *);
 /* passwd.c: reading and hashing a new password. */
 /* Read it (tty: prompt twice; else one line of stdin) and return its
    argon2id encoding, malloc'd; NULL after printing "what: why". */
+/* adm.c: one admin command against the database */
+struct adm {
+	struct wharf	*w;
+	PGconn		*pg;		/* adm_open() */
+	const char	*what;		/* "user add": message prefix */
+};
+int	adm_fail(struct adm *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	adm_open(struct adm *);
+void	adm_close(struct adm *);
+/* The result (caller PQclear), or NULL after saying why. */
+PGresult *adm_q(struct adm *, const char *sql, int n,
+	    const char *const *params);
+/* Rows returned (an UPDATE ... RETURNING: rows changed), or -1. */
+int	adm_rows(struct adm *, const char *sql, int n,
+	    const char *const *params);
+/* The first column of the first row, malloc'd; NULL if no row. */
+char	*adm_value(struct adm *, const char *sql, int n,
+	    const char *const *params, bool *failed_r);
+/* Print the rows, columns aligned, control characters made safe. */
+int	adm_list(struct adm *, const char *sql, int n,
+	    const char *const *params);
+
+/* queue.c */
+int	cmd_queue(struct wharf *, int, char **);
+
 char	*passwd_new_hash(const struct conf *, const char *what);
 
 #endif

@@ -205,3 +205,21 @@ def test_crash_after_queued_delivers_exactly_once(fresh):
     wait_for(lambda: inbox(inst, "cat"), 60, "delivery after restart")
     time.sleep(1)
     assert len(inbox(inst, "cat")) == 1
+
+
+def test_wharf_queue_list_and_show(q):
+    """A message with a remote recipient stays queued and is listed."""
+    status, qid = enqueue(q, "a@remote.example",
+                          ["far@remote.example", "ann@q.test"], MSG)
+    assert status == QUEUE_OK
+    wait_for(lambda: "1 sent" in q.wharf("queue", "list").stdout, 30,
+             "local part delivered")
+    line = [ln for ln in q.wharf("queue", "list", check=True).stdout
+            .splitlines() if ln.startswith(qid)][0]
+    assert "<a@remote.example>" in line and "1 pending" in line
+    out = q.wharf("queue", "show", qid, check=True).stdout
+    assert "to=<far@remote.example>" in out and "remote" in out
+    assert "status=pending" in out
+    assert "to=<ann@q.test>" in out and "status=sent" in out
+    r = q.wharf("queue", "show", "nosuchid")
+    assert r.returncode == 1 and "no queue entry" in r.stderr
