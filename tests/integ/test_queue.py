@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from conftest import Instance, wait_for
+import conftest
+from conftest import wait_for
 from wharfipc import Conn, IPC_HELLO, put_str, put_u32
 
 QUEUE_PROTO = 4
@@ -195,12 +196,16 @@ def test_crash_after_queued_delivers_exactly_once(fresh):
     status, qid = enqueue(inst, "a@remote.example", ["cat@c.test"], MSG)
     assert status == QUEUE_OK
     time.sleep(0.5)
-    for pid, _ in inst.processes():
+    victims = [pid for pid, _ in inst.processes()]
+    for pid in victims:
         os.kill(pid, signal.SIGKILL)      # the whole machine "crashes"
     inst.proc.wait(timeout=10)
     inst.logf.close()
     inst.logf = None
-    wait_for(lambda: inst.processes() == [], 10, "all dead")
+    # Gone for good, zombies reaped: a dead postmaster's pid must not
+    # look alive to the next one.
+    wait_for(lambda: (conftest.reap_orphans() or True) and not any(
+        os.path.exists(f"/proc/{p}") for p in victims), 10, "all dead")
     inst.start()    # postgres recovers from the crash; qmgr rescans
     wait_for(lambda: inbox(inst, "cat"), 60, "delivery after restart")
     time.sleep(1)
