@@ -238,13 +238,12 @@ cmd_bdat(struct session *s)
 	if (!s->in_tx || s->nrcpt == 0) {
 		s->data_error = !s->in_tx ? "503 5.5.1 Error: need MAIL "
 		    "command" : "554 5.5.1 Error: no valid recipients";
-		s->state = SMTP_STATE_BDAT;
+	} else if (s->spool == NULL && s->data_error == NULL) {
+		ask_spool(s);		/* then data_start() */
 		return;
 	}
-	if (s->spool == NULL && s->data_error == NULL) {
-		ask_spool(s);
-		return;
-	}
+	ev_timer_stop(s->cmd_timer);
+	ev_timer_set(s->data_timer, s->sd->data_timeout);
 	s->state = SMTP_STATE_BDAT;
 }
 

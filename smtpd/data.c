@@ -110,6 +110,8 @@ data_received_header(struct session *s)
 void
 data_start(struct session *s)
 {
+	/* The body has its own clock: smtpd_data_timeout. */
+	ev_timer_stop(s->cmd_timer);
 	if (s->cmd.verb == SMTP_VERB_BDAT) {
 		if (s->data_error == NULL)
 			data_received_header(s);
@@ -220,6 +222,7 @@ bdat_input(struct session *s)
 	session_reply(s, "250 2.0.0 Ok: %llu octets received",
 	    (unsigned long long)s->cmd.chunk_size);
 	ev_timer_set(s->data_timer, s->sd->data_timeout);
+	ev_timer_set(s->cmd_timer, s->sd->timeout);
 	s->state = SMTP_STATE_CMD;
 }
 
@@ -285,6 +288,7 @@ data_finish(struct session *s)
 	uint32_t	 id;
 
 	ev_timer_stop(s->data_timer);
+	ev_timer_set(s->cmd_timer, s->sd->timeout);
 	flush_out(s);
 	s->state = SMTP_STATE_CMD;
 	if (s->data_error != NULL) {

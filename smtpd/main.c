@@ -111,6 +111,8 @@ smtpd_stop(struct service *svc)
 
 	for (size_t i = 0; i < sd->nlisteners; i++)
 		ev_io_del(&sd->listeners[i].io);
+	for (struct session *s = sd->sessions; s != NULL; s = s->next)
+		session_shutdown(s);
 	if (sd->nsessions == 0)
 		service_done(svc);
 }

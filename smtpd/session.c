@@ -348,6 +348,18 @@ session_io(struct io *io, enum io_event ev, void *arg)
 	(void)io;
 }
 
+/* The service is stopping: between transactions, say goodbye. */
+void
+session_shutdown(struct session *s)
+{
+	if (s->state != SMTP_STATE_CMD)
+		return;		/* asked again when the command is done */
+	session_reply(s, "421 4.3.2 %s Service shutting down, try again "
+	    "later", s->sd->hostname);
+	s->state = SMTP_STATE_CLOSING;
+	io_close_after_flush(s->io);
+}
+
 /* Take commands (or body bytes) off the input while we may. */
 void
 session_input(struct session *s)
@@ -369,6 +381,10 @@ session_input(struct session *s)
 		case SMTP_STATE_CMD:
 			break;
 		default:
+			return;
+		}
+		if (s->sd->svc->stopping) {
+			session_shutdown(s);
 			return;
 		}
 		if ((r = io_getline(s->io, &line, &len, NULL)) == IO_LINE_MORE)

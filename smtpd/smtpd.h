@@ -111,6 +111,7 @@ void	session_error(struct session *, const char *fmt, ...)
 void	session_resume(struct session *);
 void	session_tx_reset(struct session *);
 void	session_input(struct session *);
+void	session_shutdown(struct session *);
 
 /* commands.c */
 void	session_command(struct session *, char *, size_t);
