@@ -32,7 +32,16 @@
 #define OUT_MAX		(256 * 1024)
 
 static void	session_io(struct io *, enum io_event, void *);
+static void	session_vreply(struct session *, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
 
+
+static void
+session_vreply(struct session *s, const char *fmt, va_list ap)
+{
+	io_vprintf(s->io, fmt, ap);
+	io_write(s->io, "\r\n", 2);
+}
 
 void
 session_reply(struct session *s, const char *fmt, ...)
@@ -40,9 +49,8 @@ session_reply(struct session *s, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	io_vprintf(s->io, fmt, ap);
+	session_vreply(s, fmt, ap);
 	va_end(ap);
-	io_write(s->io, "\r\n", 2);
 }
 
 /* A reply to a client error: counted, and too many end the session. */
@@ -52,9 +60,8 @@ session_error(struct session *s, const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	io_vprintf(s->io, fmt, ap);
+	session_vreply(s, fmt, ap);
 	va_end(ap);
-	io_write(s->io, "\r\n", 2);
 	if (++s->errors >= s->sd->error_limit && s->state != SMTP_STATE_CLOSING) {
 		log_info("%s too many errors from %s; disconnecting", s->id,
 		    s->addr);
