@@ -167,43 +167,19 @@ static const struct ipc_handler client_handler = {
 	client_on_msg, client_on_close,
 };
 
-static bool
-peer_allowed(struct authd *a, uid_t uid)
-{
-	for (size_t i = 0; i < a->npeers; i++)
-		if (a->peers[i] == uid)
-			return true;
-	return false;
-}
-
 void
 client_accept(int fd, unsigned events, void *arg)
 {
 	struct authd		*a = arg;
-	struct authd_client	*cl;
-	int			 s;
-	uid_t			 uid = (uid_t)-1;
-	gid_t			 gid;
+	struct authd_client	*cl = xcalloc(1, sizeof(*cl));
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept");
-		return;
-	}
-	cl = xcalloc(1, sizeof(*cl));
 	cl->a = a;
-	if ((cl->conn = ipc_conn_new(a->svc->ev, s, &client_handler,
-	    cl)) == NULL) {
+	if ((cl->conn = ipc_accept(a->svc->ev, fd, a->peers, a->npeers,
+	    &client_handler, cl, &cl->pid)) == NULL) {
 		free(cl);
 		return;
 	}
 	cl->next = a->clients;
 	a->clients = cl;
-	if (ipc_conn_peer(cl->conn, &cl->pid, &uid, &gid) == -1 ||
-	    !peer_allowed(a, uid)) {
-		log_warnx("refused peer uid=%ld pid=%ld", (long)uid,
-		    (long)cl->pid);
-		client_free(cl);
-	}
 	(void)events;
 }

@@ -226,31 +226,16 @@ static void
 client_accept(int fd, unsigned events, void *arg)
 {
 	struct deliver	*d = arg;
-	struct dclient	*cl;
-	int		 s;
-	pid_t		 pid;
-	uid_t		 uid = (uid_t)-1;
-	gid_t		 gid;
+	struct dclient	*cl = xcalloc(1, sizeof(*cl));
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept");
-		return;
-	}
-	cl = xcalloc(1, sizeof(*cl));
 	cl->d = d;
-	if ((cl->conn = ipc_conn_new(d->svc->ev, s, &client_handler, cl)) ==
-	    NULL) {
+	if ((cl->conn = ipc_accept(d->svc->ev, fd, d->peers, d->npeers,
+	    &client_handler, cl, NULL)) == NULL) {
 		free(cl);
 		return;
 	}
 	cl->next = d->clients;
 	d->clients = cl;
-	if (ipc_conn_peer(cl->conn, &pid, &uid, &gid) == -1 ||
-	    (uid != d->peers[0] && uid != d->peers[1])) {
-		log_warnx("refused peer uid=%ld pid=%ld", (long)uid, (long)pid);
-		client_free(cl);
-	}
 	(void)events;
 }
 
@@ -272,6 +257,7 @@ deliver_init(struct service *svc, char **err_r)
 	/* Only qmgr asks, and it runs as our user (or root in tests). */
 	d->peers[0] = 0;
 	d->peers[1] = (uid_t)-1;
+	d->npeers = 2;
 	return 0;
 }
 

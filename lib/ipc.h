@@ -140,5 +140,13 @@ int	ipc_conn_flush_sync(struct ipc_conn *, int timeout_ms);
 /* Socket helpers. */
 int	ipc_listen_unix(const char *path, mode_t mode, char **err_r);
 int	ipc_connect_unix(const char *path, char **err_r);
+/*
+ * Accept one connection on listen_fd if its peer's uid (SO_PEERCRED) is
+ * one of uids[]; the new conn calls h with arg.  NULL when there was
+ * nothing to accept, or the peer was refused (logged and closed).
+ */
+struct ipc_conn *ipc_accept(struct ev *, int listen_fd, const uid_t *uids,
+	    size_t nuids, const struct ipc_handler *h, void *arg,
+	    pid_t *pid_r);
 
 #endif

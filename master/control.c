@@ -183,28 +183,17 @@ static void
 ctl_accept(int fd, unsigned events, void *arg)
 {
 	struct master		*m = arg;
-	struct ctl_client	*cl;
-	int			 s;
-	pid_t			 pid;
-	uid_t			 uid;
-	gid_t			 gid;
+	struct ctl_client	*cl = xcalloc(1, sizeof(*cl));
+	uid_t			 uids[2] = { 0, geteuid() };
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("control: accept");
+	cl->m = m;
+	if ((cl->conn = ipc_accept(m->ev, fd, uids, 2, &ctl_handler, cl,
+	    NULL)) == NULL) {
+		free(cl);
 		return;
 	}
-	cl = xcalloc(1, sizeof(*cl));
-	cl->m = m;
 	cl->next = clients;
 	clients = cl;
-	cl->conn = ipc_conn_new(m->ev, s, &ctl_handler, cl);
-	if (ipc_conn_peer(cl->conn, &pid, &uid, &gid) == -1 ||
-	    (uid != 0 && uid != geteuid())) {
-		log_warnx("control: refused peer uid=%ld pid=%ld", (long)uid,
-		    (long)pid);
-		ctl_client_free(cl);
-	}
 	(void)events;
 }
 

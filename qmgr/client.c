@@ -324,35 +324,17 @@ void
 client_accept(int fd, unsigned events, void *arg)
 {
 	struct qmgr		*q = arg;
-	struct qmgr_client	*cl;
-	int			 s;
-	uid_t			 uid = (uid_t)-1;
-	gid_t			 gid;
-	bool			 ok = false;
+	struct qmgr_client	*cl = xcalloc(1, sizeof(*cl));
 
-	if ((s = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			log_warn("accept");
-		return;
-	}
-	cl = xcalloc(1, sizeof(*cl));
 	cl->q = q;
 	for (size_t i = 0; i < SPOOLS_PER_CLIENT; i++)
 		cl->spools[i].fd = -1;
-	if ((cl->conn = ipc_conn_new(q->svc->ev, s, &client_handler, cl)) ==
-	    NULL) {
+	if ((cl->conn = ipc_accept(q->svc->ev, fd, q->peers, q->npeers,
+	    &client_handler, cl, &cl->pid)) == NULL) {
 		free(cl);
 		return;
 	}
 	cl->next = q->clients;
 	q->clients = cl;
-	if (ipc_conn_peer(cl->conn, &cl->pid, &uid, &gid) == 0)
-		for (size_t i = 0; i < q->npeers; i++)
-			ok = ok || q->peers[i] == uid;
-	if (!ok) {
-		log_warnx("refused peer uid=%ld pid=%ld", (long)uid,
-		    (long)cl->pid);
-		client_free(cl);
-	}
 	(void)events;
 }

@@ -1457,6 +1457,46 @@ test_listen_connect(void **state)
 }
 
 static void
+test_accept_peer_check(void **state)
+{
+	char		 dir[] = "/tmp/test_ipc.XXXXXX", path[128];
+	struct ev	*ev = ev_new();
+	char		*err = NULL;
+	uid_t		 me = geteuid(), other = geteuid() + 1;
+	pid_t		 pid = 0;
+	struct ipc_conn	*c;
+	int		 lfd, cfd;
+	char		 byte;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	lfd = ipc_listen_unix(path, 0600, &err);
+	assert_true(lfd >= 0);
+	/* Nothing to accept yet. */
+	assert_null(ipc_accept(ev, lfd, &me, 1, &rec_handler, NULL, &pid));
+	/* Our own uid is allowed: a conn, and the peer's pid. */
+	cfd = ipc_connect_unix(path, &err);
+	assert_true(cfd >= 0);
+	c = ipc_accept(ev, lfd, &me, 1, &rec_handler, NULL, &pid);
+	assert_non_null(c);
+	assert_int_equal(pid, getpid());
+	ipc_conn_free(&c);
+	close(cfd);
+	/* Another uid only: refused, the peer sees the connection closed. */
+	cfd = ipc_connect_unix(path, &err);
+	assert_true(cfd >= 0);
+	assert_null(ipc_accept(ev, lfd, &other, 1, &rec_handler, NULL, NULL));
+	fcntl(cfd, F_SETFL, 0);
+	assert_int_equal(read(cfd, &byte, 1), 0);
+	close(cfd);
+	close(lfd);
+	unlink(path);
+	rmdir(dir);
+	ev_free(&ev);
+	(void)state;
+}
+
+static void
 test_listen_errors(void **state)
 {
 	char		 dir[] = "/tmp/test_ipc.XXXXXX", path[256];
@@ -1577,6 +1617,7 @@ main(void)
 		cmocka_unit_test(test_expect_fn_frees_conn),
 		cmocka_unit_test(test_peercred),
 		cmocka_unit_test(test_listen_connect),
+		cmocka_unit_test(test_accept_peer_check),
 		cmocka_unit_test(test_listen_errors),
 		cmocka_unit_test(test_flush_sync),
 	};
