@@ -108,6 +108,11 @@ const struct conf_key conf_keys[] = {
 	  "off" },
 	{ "authd_cache_size", CONF_INT, "10000", 0, 10000000, 0, NULL,
 	  "Most recipient lookup answers authd keeps in its cache" },
+	{ "queue_retry_min", CONF_TIME, "1m", 1 * SEC, 1 * DAY, 0, NULL,
+	  "Delay before the first retry of a temporarily failed delivery; "
+	  "each further retry waits twice as long" },
+	{ "queue_retry_max", CONF_TIME, "1h", 1 * SEC, 7 * DAY, 0, NULL,
+	  "Longest delay between two retries of a delivery" },
 	{ "smtpd_banner", CONF_STR, "$myhostname ESMTP Wharf", 0, 0, 0, NULL,
 	  "Text of the SMTP greeting after the 220 code" },
 	{ "smtpd_connection_limit", CONF_INT, "1000", 1, 1000000, 0, NULL,

@@ -88,9 +88,13 @@ deliver_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 	const char		*reply;
 
 	dc->job = NULL;
-	if (msg == NULL)
+	if (msg == NULL) {
 		log_warnx("%s: no answer from deliver; will retry",
 		    job->queue_id);
+		/* Not the whole scan interval: once deliver is back. */
+		if (q->scan_timer != NULL)
+			ev_timer_set(q->scan_timer, 2 * RECONNECT_MS);
+	}
 	else if (msg->hdr.type != DELIVER_MSG_R || ipc_get_u32(msg, &n) == -1)
 		log_warnx("%s: bad answer from deliver", job->queue_id);
 	for (uint32_t i = 0; msg != NULL && i < n; i++) {

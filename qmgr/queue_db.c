@@ -23,9 +23,7 @@
 
 #define DB_TIMEOUT_MS	30000
 #define SCAN_BATCH	"500"
-/* Retry after 1, 2, 4 ... minutes, at most an hour apart (issue 6 makes
-   the schedule configurable). */
-#define RETRY_BASE	"60 seconds"
+
 
 struct commit_req {
 	struct qmgr	*q;
@@ -324,11 +322,15 @@ void
 queue_db_result(struct qmgr *q, uint64_t row, const char *queue_id,
     uint32_t status, const char *reply)
 {
-	char		 id[32];
-	const char	*delay = RETRY_BASE;
+	char		 id[32], lo[32], hi[32];
 	bool		 perm = status == 2;	/* DELIVER_PERMFAIL */
 
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)row);
+	/* queue_retry_min, doubling each attempt, at most queue_retry_max */
+	snprintf(lo, sizeof(lo), "%lld milliseconds",
+	    (long long)conf_int(q->svc->conf, "queue_retry_min"));
+	snprintf(hi, sizeof(hi), "%lld milliseconds",
+	    (long long)conf_int(q->svc->conf, "queue_retry_max"));
 	db_query(q->db, perm ?
 	    "UPDATE queue_recipients SET status = 'bounced', "
 	    "  attempts = attempts + 1, last_attempt_at = now(), "
@@ -336,11 +338,11 @@ queue_db_result(struct qmgr *q, uint64_t row, const char *queue_id,
 	    "WHERE id = $1 AND status IN ('pending', 'deferred')" :
 	    "UPDATE queue_recipients SET status = 'deferred', "
 	    "  attempts = attempts + 1, last_attempt_at = now(), "
-	    "  next_attempt_at = now() + least(interval '1 hour', "
-	    "    $3::interval * power(2, least(attempts, 16))), "
+	    "  next_attempt_at = now() + least($4::interval, "
+	    "    $3::interval * power(2, least(attempts, 30))), "
 	    "  last_reply = $2, dsn_status = split_part($2, ' ', 1) "
 	    "WHERE id = $1 AND status IN ('pending', 'deferred')",
-	    perm ? 2 : 3, (const char *const[]){ id, reply, delay },
+	    perm ? 2 : 4, (const char *const[]){ id, reply, lo, hi },
 	    DB_TIMEOUT_MS, result_done, xstrdup(queue_id));
 }
 

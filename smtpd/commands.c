@@ -158,9 +158,11 @@ cmd_rcpt(struct session *s)
 		return;
 	}
 	/* RFC 5321 4.5.1: <Postmaster> is this host's postmaster. */
-	if (s->cmd.path.domain[0] == '\0')
+	if (s->cmd.path.domain_type == ADDR_DOMAIN_NONE) {
 		strlcpy(s->cmd.path.domain, s->sd->hostname,
 		    sizeof(s->cmd.path.domain));
+		s->cmd.path.domain_type = ADDR_DOMAIN_NAME;
+	}
 	addr_mailbox(&s->cmd.path, mbox, sizeof(mbox));
 	if ((o = peer_begin(&s->sd->authd, AUTH_RCPT, &id)) != NULL) {
 		ipc_put_str(o, mbox);
@@ -327,8 +329,8 @@ session_command(struct session *s, char *line, size_t len)
 	case SMTP_VERB_AUTH:
 		session_error(s, "503 5.5.1 Error: authentication not enabled");
 		break;
-	case SMTP_VERB_UNKNOWN:
-		session_error(s, "500 5.5.2 Error: command not recognized");
+	case SMTP_VERB_UNKNOWN:		/* the parser refuses these */
+		session_error(s, "500 5.5.1 Error: command not recognized");
 		break;
 	}
 }

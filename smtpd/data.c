@@ -27,6 +27,12 @@
 #include "smtpd.h"
 
 #define TEXT_LINE_MAX	998		/* RFC 5321 4.5.3.1.6, CRLF out */
+/*
+ * The reader's own limit in DATA is far above TEXT_LINE_MAX, so a line
+ * that is merely too long is seen whole, with its terminator: whether the
+ * next "." ends DATA must never depend on a line we did not see.
+ */
+#define DATA_READ_MAX	(200 * 1024)
 #define FLUSH_AT	(64 * 1024)
 
 static void
@@ -129,7 +135,7 @@ data_start(struct session *s)
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	s->state = SMTP_STATE_DATA;
 	s->prev_crlf = true;
-	io_set_line_max(s->io, TEXT_LINE_MAX);
+	io_set_line_max(s->io, DATA_READ_MAX);
 	ev_timer_set(s->data_timer, s->sd->data_timeout);
 }
 
@@ -155,6 +161,9 @@ data_line(struct session *s, char *line, size_t len, int flags)
 	bool	 crlf = (flags & IO_LINE_CRLF) != 0;
 	bool	 bare = !crlf || (flags & IO_LINE_BARECR);
 
+	if (len > TEXT_LINE_MAX && s->data_error == NULL)
+		s->data_error = "550 5.6.0 Error: message line longer than 998 "
+		    "octets (RFC 5321 4.5.3.1.6)";
 	if (bare && !s->sd->normalize_newlines && s->data_error == NULL)
 		s->data_error = "550 5.6.0 Error: bare <LF> or <CR> in message "
 		    "text (RFC 5321 2.3.8)";
@@ -182,6 +191,7 @@ data_input(struct session *s)
 		if ((r = io_getline(s->io, &line, &len, &flags)) == IO_LINE_MORE)
 			return;
 		if (r == IO_LINE_TOOLONG) {
+			/* Its end was not seen: it cannot precede the end. */
 			if (s->data_error == NULL)
 				s->data_error = "550 5.6.0 Error: message line "
 				    "longer than 998 octets (RFC 5321 "

@@ -138,6 +138,10 @@ session_timeout(void *arg)
 {
 	struct session	*s = arg;
 
+	if (s->state == SMTP_STATE_CLOSING) {	/* our 421 is not read */
+		session_free(s);
+		return;
+	}
 	log_info("%s timeout from %s state=%d", s->id, s->addr, s->state);
 	session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 	    s->sd->hostname);
@@ -195,7 +199,10 @@ session_new(struct smtpd *sd, int fd, const char *addr)
 		return NULL;
 	}
 	io_set_line_max(s->io, SMTP_CMD_PARAM_LINE_MAX - 2);
-	io_set_timeout(s->io, sd->data_timeout);
+	/* A backstop for a peer that stops reading; the deadlines that
+	   matter are cmd_timer and data_timer. */
+	io_set_timeout(s->io, sd->timeout > sd->data_timeout ? sd->timeout :
+	    sd->data_timeout);
 	s->next = sd->sessions;
 	sd->sessions = s;
 	sd->nsessions++;

@@ -102,6 +102,7 @@ admin_listen = 127.0.0.1:{p['admin']}
 process_limit = 2
 service_backoff_min = 200ms
 shutdown_timeout = 20s
+queue_retry_min = 1s
 {extra}
 """
 

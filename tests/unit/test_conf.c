@@ -281,6 +281,8 @@ static const struct want_key want_keys[] = {
 	{ "mynetworks", CONF_LIST, "127.0.0.0/8, [::1]/128", 0, 0, 0 },
 	{ "authd_cache_ttl", CONF_TIME, "10s", 0, 3600000, 0 },
 	{ "authd_cache_size", CONF_INT, "10000", 0, 10000000, 0 },
+	{ "queue_retry_min", CONF_TIME, "1m", 1000, 86400000, 0 },
+	{ "queue_retry_max", CONF_TIME, "1h", 1000, 604800000, 0 },
 	{ "smtpd_banner", CONF_STR, "$myhostname ESMTP Wharf", 0, 0, 0 },
 	{ "smtpd_connection_limit", CONF_INT, "1000", 1, 1000000, 0 },
 	{ "smtpd_client_connection_limit", CONF_INT, "20", 1, 1000000, 0 },
