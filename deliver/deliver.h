@@ -16,6 +16,7 @@ struct dclient;
 struct deliver {
 	struct service	*svc;
 	struct db	*db;
+	char		*blobdir;
 	int		 listen_fd;
 	struct ev_io	*accept_io;
 	struct dclient	*clients;
@@ -46,11 +47,16 @@ struct dmsg {
 	struct drcpt	*rcpts;
 	size_t		 nrcpt;
 	size_t		 next;		/* recipient being delivered */
+	char		*envelope;	/* cached IMAP ENVELOPE, or NULL */
+	char		*bodystructure;	/* cached BODYSTRUCTURE, or NULL */
 };
 
 /* mailbox_db.c: every statement of the wharf_deliver role */
 void	mailbox_db_deliver(struct dmsg *, struct drcpt *,
 	    void (*done)(struct dmsg *));
+
+/* parse.c */
+void	dmsg_parse(struct dmsg *, const char *blobdir);
 
 /* main.c */
 void	dmsg_step(struct dmsg *);

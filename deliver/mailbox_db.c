@@ -45,9 +45,10 @@ static const char deliver_sql[] =
     "  RETURNING id, uidnext - 1 AS uid, highestmodseq AS modseq), "
     "blob AS (SELECT id FROM blobs WHERE name = $3), "
     "msg AS (INSERT INTO messages (mailbox_id, uid, modseq, size, blob_id, "
-    "  prefix, delivery_id) "
+    "  prefix, delivery_id, envelope, bodystructure) "
     "  SELECT mb.id, mb.uid, mb.modseq, $4::bigint + octet_length("
-    "  convert_to($5, 'UTF8')), blob.id, convert_to($5, 'UTF8'), $1 "
+    "  convert_to($5, 'UTF8')), blob.id, convert_to($5, 'UTF8'), $1, "
+    "  $6, $7 "
     "  FROM mb, blob RETURNING mailbox_id, uid), "
     "ref AS (UPDATE blobs SET refcount = refcount + 1 "
     "  WHERE id = (SELECT id FROM blob) AND EXISTS (SELECT 1 FROM msg) "
@@ -124,9 +125,9 @@ folders_result(PGresult *res, const char *err, void *arg)
 	snprintf(row, sizeof(row), "%llu", (unsigned long long)s->r->row);
 	snprintf(user, sizeof(user), "%llu", (unsigned long long)s->r->user_id);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)s->m->size);
-	db_query(s->m->d->db, deliver_sql, 5, (const char *const[]){ row,
-	    user, s->m->blob, size, s->prefix }, DB_TIMEOUT_MS,
-	    deliver_result, s);
+	db_query(s->m->d->db, deliver_sql, 7, (const char *const[]){ row,
+	    user, s->m->blob, size, s->prefix, s->m->envelope,
+	    s->m->bodystructure }, DB_TIMEOUT_MS, deliver_result, s);
 }
 
 /* RFC 5321 4.4: Return-Path at final delivery; Delivered-To as Postfix. */

@@ -15,8 +15,9 @@
  *
  * Each recipient of a message is delivered in turn by one statement that
  * also marks its queue row sent (exactly once, proto_deliver.h); the one
- * stored copy of the body is shared by all recipients.  Not yet: Sieve,
- * quota, and the ENVELOPE/BODYSTRUCTURE cache (needs lib/mime).
+ * stored copy of the body is shared by all recipients, and its ENVELOPE
+ * and BODYSTRUCTURE are computed once (deliver/parse.c).  Not yet: Sieve
+ * and quota.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ dmsg_free(struct dmsg *m)
 	free(m->queue_id);
 	free(m->blob);
 	free(m->sender);
+	free(m->envelope);
+	free(m->bodystructure);
 	free(m);
 }
 
@@ -96,6 +99,8 @@ dmsg_step(struct dmsg *m)
 {
 	struct deliver	*d = m->d;
 
+	if (m->next == 0)
+		dmsg_parse(m, d->blobdir);	/* once, for every recipient */
 	if (m->next < m->nrcpt) {
 		mailbox_db_deliver(m, &m->rcpts[m->next++], dmsg_step);
 		return;
@@ -269,6 +274,7 @@ deliver_start(struct service *svc, char **err_r)
 			    conf_str(svc->conf, "run_dir"), "wharf_deliver");
 
 	d->peers[1] = geteuid();	/* after the privilege drop */
+	d->blobdir = xasprintf("%s/blobs", conf_str(svc->conf, "state_dir"));
 	d->db = db_new(svc->ev, ci);
 	free(ci);
 	d->accept_io = ev_io_add(svc->ev, d->listen_fd, EV_READ,
@@ -301,6 +307,7 @@ deliver_cleanup(struct service *svc)
 	while (d->clients != NULL)
 		client_free(d->clients);
 	db_free(&d->db);
+	free(d->blobdir);
 }
 
 static const struct service_ops deliver_ops = {

@@ -231,3 +231,31 @@ def test_wharf_queue_list_and_show(q):
     assert "to=<ann@q.test>" in out and "status=sent" in out
     r = q.wharf("queue", "show", "nosuchid")
     assert r.returncode == 1 and "no queue entry" in r.stderr
+
+
+def test_envelope_and_bodystructure_cached(q):
+    """deliver parses each message once and caches what FETCH needs."""
+    msg = (b"From: Ann Example <a@remote.example>\r\nTo: ben@q.test\r\n"
+           b"Subject: =?UTF-8?Q?caf=C3=A9?=\r\nMessage-ID: <m1@x>\r\n"
+           b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+           b"boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain; "
+           b"charset=utf-8\r\n\r\nhi\r\n--XX\r\nContent-Type: "
+           b"application/octet-stream\r\nContent-Transfer-Encoding: "
+           b"base64\r\n\r\nAAEC\r\n--XX--\r\n")
+    status, qid = enqueue(q, "a@remote.example", ["ben@q.test"], msg)
+    assert status == QUEUE_OK
+
+    def cached():
+        return q.psql("select envelope || E'\\n' || bodystructure from "
+                      "messages m join blobs b on b.id = m.blob_id "
+                      f"where b.name = '{qid}'")
+    env, bs = wait_for(cached, 30, "delivery").split("\n")
+    assert env == ('(NIL "=?UTF-8?Q?caf=C3=A9?=" (("Ann Example" NIL "a" '
+                   '"remote.example")) (("Ann Example" NIL "a" '
+                   '"remote.example")) (("Ann Example" NIL "a" '
+                   '"remote.example")) ((NIL NIL "ben" "q.test")) NIL NIL '
+                   'NIL "<m1@x>")')
+    assert bs.startswith('(("text" "plain" ("charset" "utf-8") NIL NIL '
+                         '"7bit" 2 1 ')
+    assert '("application" "octet-stream" NIL NIL NIL "base64" 4 ' in bs
+    assert '"mixed" ("boundary" "XX")' in bs

@@ -1,0 +1,75 @@
+/*
+ * deliver/parse.c — a message's IMAP ENVELOPE and BODYSTRUCTURE, computed
+ * once per message when it is delivered (lib/mime) and cached in every
+ * message row, so imapd never parses a body to answer FETCH ENVELOPE or
+ * BODYSTRUCTURE.  A result PostgreSQL cannot hold as text (NUL, invalid
+ * UTF-8, over CACHE_MAX) is left NULL for imapd to compute when asked.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "addr.h"
+#include "blob.h"
+#include "buf.h"
+#include "log.h"
+#include "mime.h"
+#include "deliver.h"
+
+#define CACHE_MAX	(1024 * 1024)
+
+static char *
+cacheable(struct buf *b, int rc)
+{
+	if (rc == -1 || memchr(BUF_DATA(b), '\0', b->len) != NULL ||
+	    !addr_utf8_valid((const char *)BUF_DATA(b), b->len)) {
+		buf_clear(b);
+		return NULL;
+	}
+	return buf_steal(b, NULL);
+}
+
+static void
+parse_mapped(struct dmsg *m, const uint8_t *data, size_t len)
+{
+	struct mime_msg	*mm = mime_parse(data, len, NULL);
+	struct buf	 b;
+
+	buf_init(&b, CACHE_MAX);
+	m->envelope = cacheable(&b, mime_envelope_write(&b,
+	    mime_root(mm)));
+	buf_init(&b, CACHE_MAX);
+	m->bodystructure = cacheable(&b, mime_body_write(&b, mime_root(mm),
+	    true));
+	mime_free(&mm);
+}
+
+void
+dmsg_parse(struct dmsg *m, const char *blobdir)
+{
+	struct stat	 st;
+	void		*map;
+	int		 fd;
+
+	if ((fd = blob_open(blobdir, m->blob)) == -1 || fstat(fd, &st) == -1) {
+		log_warn("%s: blob %s", m->queue_id, m->blob);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (st.st_size == 0) {
+		parse_mapped(m, (const uint8_t *)"", 0);
+		close(fd);
+		return;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		log_warn("%s: mmap blob", m->queue_id);
+		return;
+	}
+	parse_mapped(m, map, (size_t)st.st_size);
+	munmap(map, (size_t)st.st_size);
+}
