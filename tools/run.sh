@@ -50,9 +50,10 @@ cat <<INFO
     users:       $wharf user list
     demo user:   demo@demo.test  password: demo
     database:    psql -h $base/run/pgsql -U wharf wharf
-  Services listen on 127.0.0.1 as their daemons are built:
-    SMTP 2525, submission 5870 (STARTTLS) and 4650 (TLS),
-    IMAP 1430 (STARTTLS) and 9930 (TLS), admin http://127.0.0.1:8080/
+    send mail:   swaks --to demo@demo.test --server 127.0.0.1 --port 2525
+    the queue:   $wharf queue list
+  SMTP listens on 127.0.0.1:2525; submission (5870, 4650), IMAP (1430,
+  9930) and the admin panel (8080) come with their daemons.
   Press Ctrl-C to stop everything.
 
 INFO
