@@ -71,6 +71,20 @@ const void *cache_get(struct cache *, const char *key, uint64_t now);
 void	cache_put(struct cache *, const char *key, void *value,
 	    void (*free_fn)(void *), uint64_t now);
 
+/* conncount.c: connections per client address over every smtpd */
+struct conn_ip {
+	char		 ip[64];
+	unsigned	 n;
+};
+struct conn_ips {
+	struct conn_ip	*v;
+	size_t		 n;
+};
+bool	conncount_connect(struct conn_ips *, const char *ip, unsigned limit);
+void	conncount_disconnect(struct conn_ips *, const char *ip);
+void	conncount_forget(struct conn_ips *);
+void	conncount_free_all(void);
+
 /* main.c */
 void	authd_request_done(struct authd *);
 

@@ -29,6 +29,7 @@ struct authd_client {
 	struct ipc_conn		*conn;
 	bool			 hello;
 	pid_t			 pid;
+	struct conn_ips		 conns;		/* smtpd sessions it counted */
 };
 
 static void
@@ -43,6 +44,7 @@ client_free(struct authd_client *cl)
 			break;
 		}
 	lookup_client_gone(cl);
+	conncount_forget(&cl->conns);
 	ipc_conn_free(&cl->conn);
 	free(cl);
 }
@@ -104,12 +106,29 @@ client_relay_allowed(struct authd *a, const char *ip)
 }
 
 static void
+client_connect(struct authd_client *cl, uint32_t id, const char *ip,
+    uint32_t limit)
+{
+	struct ipc_out	*o = ipc_msg_begin(cl->conn, AUTH_CONNECT_R, id,
+			    IPC_F_REPLY);
+	bool		 ok = conncount_connect(&cl->conns, ip, limit);
+
+	if (!ok)
+		log_info("too many connections from %s (limit %u)", ip, limit);
+	ipc_put_u32(o, ok ? AUTH_OK : AUTH_TOOMANY);
+	ipc_put_u32(o, client_relay_allowed(cl->a, ip));
+	ipc_msg_end(o);
+}
+
+static void
 client_request(struct authd_client *cl, struct ipc_msg *msg)
 {
 	const char	*arg;
-	uint32_t	 id = msg->hdr.id;
+	uint32_t	 id = msg->hdr.id, limit = 0;
 
-	if (ipc_get_str(msg, &arg) == -1 || ipc_get_end(msg) == -1 ||
+	if (ipc_get_str(msg, &arg) == 0 && msg->hdr.type == AUTH_CONNECT)
+		ipc_get_u32(msg, &limit);
+	if (ipc_get_end(msg) == -1 ||
 	    strlen(arg) > ADDRESS_MAX || arg[0] == '\0') {
 		client_error(cl, id, "malformed request");
 		return;
@@ -125,6 +144,12 @@ client_request(struct authd_client *cl, struct ipc_msg *msg)
 		client_reply_status(cl, AUTH_RELAY_R, id,
 		    client_relay_allowed(cl->a, arg) ? AUTH_OK :
 		    AUTH_NOTLOCAL);
+		break;
+	case AUTH_CONNECT:
+		client_connect(cl, id, arg, limit);
+		break;
+	case AUTH_DISCONNECT:
+		conncount_disconnect(&cl->conns, arg);
 		break;
 	default:
 		client_error(cl, id, "unknown request");

@@ -140,6 +140,7 @@ authd_cleanup(struct service *svc)
 		return;
 	ev_io_del(&a->accept_io);
 	client_free_all(a);
+	conncount_free_all();
 	db_free(&a->db);
 	cache_free(&a->cache);
 	free(a->nets);

@@ -119,8 +119,8 @@ const struct conf_key conf_keys[] = {
 	  "Most SMTP connections one smtpd process serves at once (more get "
 	  "421)" },
 	{ "smtpd_client_connection_limit", CONF_INT, "20", 1, 1000000, 0, NULL,
-	  "Most SMTP connections from one client address in one smtpd "
-	  "process (more get 421)" },
+	  "Most SMTP connections from one client address at once, over every "
+	  "smtpd process (more get 421)" },
 	{ "smtpd_recipient_limit", CONF_INT, "1000", 1, 10000, 0, NULL,
 	  "Most recipients of one message (more get 452)" },
 	{ "smtpd_error_limit", CONF_INT, "20", 1, 1000, 0, NULL,

@@ -23,6 +23,14 @@
  *	AUTH_RELAY	request	str client address (numeric IPv4 or IPv6)
  *	AUTH_RELAY_R	reply	u32 status	(AUTH_OK: inside mynetworks,
  *						 else AUTH_NOTLOCAL)
+ *	AUTH_CONNECT	request	str client address, u32 limit
+ *	AUTH_CONNECT_R	reply	u32 status, u32 relay
+ *	    status	= AUTH_OK (counted) | AUTH_TOOMANY (that address
+ *			  already has limit connections, over every smtpd)
+ *	    relay	= 1 when the address is inside mynetworks
+ *	AUTH_DISCONNECT	request	str client address		(no reply)
+ * Connections are counted per reporting smtpd connection, so those of an
+ * smtpd process that dies are forgotten with it (like Postfix's anvil).
  * An alias expands to its targets recursively; targets that lead nowhere
  * (UNKNOWN) or back onto the chain (LOOP) are listed so delivery can bounce
  * them, while the RCPT itself is accepted.
@@ -39,11 +47,15 @@
 #define AUTH_DOMAIN_R		0x0304
 #define AUTH_RELAY		0x0305
 #define AUTH_RELAY_R		0x0306
+#define AUTH_CONNECT		0x0307
+#define AUTH_CONNECT_R		0x0308
+#define AUTH_DISCONNECT		0x0309
 
 #define AUTH_OK			0
 #define AUTH_NOUSER		1
 #define AUTH_NOTLOCAL		2
 #define AUTH_TEMPFAIL		3
+#define AUTH_TOOMANY		4
 
 #define AUTH_DEST_LOCAL		1
 #define AUTH_DEST_REMOTE	2

@@ -118,6 +118,16 @@ session_free(struct session *s)
 	sd->nsessions--;
 	peer_session_gone(s);
 	session_tx_reset(s);
+	if (s->counted) {		/* authd's count of this client */
+		uint32_t	 id;
+		struct ipc_out	*o = peer_begin(&sd->authd, AUTH_DISCONNECT,
+				    &id);
+
+		if (o != NULL) {
+			ipc_put_str(o, s->addr);
+			ipc_msg_end(o);
+		}
+	}
 	ev_timer_del(&s->cmd_timer);
 	ev_timer_del(&s->data_timer);
 	io_free(&s->io);
@@ -209,22 +219,37 @@ session_new(struct smtpd *sd, int fd, const char *addr)
 	return s;
 }
 
-/* The relay answer is per client: ask once, before the greeting. */
+/*
+ * Before the greeting, authd counts the connection against
+ * smtpd_client_connection_limit over every smtpd process, and says
+ * whether the client may relay (mynetworks).
+ */
 static void
-relay_reply(struct session *s, struct ipc_msg *msg)
+connect_reply(struct session *s, struct ipc_msg *msg)
 {
-	uint32_t	 status = AUTH_NOTLOCAL;
+	uint32_t	 status = AUTH_TEMPFAIL, relay = 0;
 
-	if (msg != NULL && msg->hdr.type == AUTH_RELAY_R)
+	if (msg != NULL && msg->hdr.type == AUTH_CONNECT_R) {
 		ipc_get_u32(msg, &status);
-	s->relay_ok = status == AUTH_OK;
+		ipc_get_u32(msg, &relay);
+	}
+	if (status == AUTH_TOOMANY) {
+		log_info("%s refused [%s]: too many connections from it",
+		    s->id, s->addr);
+		session_reply(s, "421 4.7.0 %s Error: too many connections "
+		    "from your address", s->sd->hostname);
+		s->state = SMTP_STATE_CLOSING;
+		io_close_after_flush(s->io);
+		return;
+	}
+	s->counted = status == AUTH_OK;
+	s->relay_ok = relay == 1;
 	s->state = SMTP_STATE_CMD;
 	s->greeted = true;
 	session_reply(s, "220 %s", s->sd->banner);
 	session_resume(s);
 }
 
-/* Ask authd whether the client may relay, then greet. */
 static void
 session_greet(struct session *s)
 {
@@ -233,12 +258,13 @@ session_greet(struct session *s)
 
 	s->state = SMTP_STATE_WAIT;
 	io_pause_read(s->io);
-	if ((o = peer_begin(&s->sd->authd, AUTH_RELAY, &id)) != NULL) {
+	if ((o = peer_begin(&s->sd->authd, AUTH_CONNECT, &id)) != NULL) {
 		ipc_put_str(o, s->addr);
-		if (peer_send(&s->sd->authd, o, id, s, relay_reply) == 0)
+		ipc_put_u32(o, (uint32_t)s->sd->client_limit);
+		if (peer_send(&s->sd->authd, o, id, s, connect_reply) == 0)
 			return;
 	}
-	relay_reply(s, NULL);
+	connect_reply(s, NULL);
 }
 
 static void

@@ -80,6 +80,7 @@ struct session {
 	char		 addr[64];	/* client IP, numeric */
 	char		 helo[256];
 	bool		 esmtp, tls, relay_ok, implicit_tls, greeted;
+	bool		 counted;	/* by authd: AUTH_DISCONNECT at the end */
 	unsigned	 errors;
 	struct ev_timer	*cmd_timer, *data_timer;
 	struct pending	*pending;	/* the one request in flight */

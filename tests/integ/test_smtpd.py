@@ -1349,3 +1349,27 @@ def test_kill_deliver_after_queued(tough):
     rows = wait_inbox(tough, "kdl", 1, timeout=60)
     time.sleep(1)
     assert inbox(tough, "kdl") == rows and rows[0][1] == qid
+
+
+def test_client_limit_spans_smtpd_processes(fresh):
+    """authd counts a client's connections over every smtpd process; a
+    dead smtpd's connections are forgotten with it."""
+    inst = fresh("smtpd_client_connection_limit = 4\nprocess_limit = 3")
+    inst.start()
+    port, src = inst.ports["smtp"], "127.0.0.91"
+    conns = [Client(port, source=src) for _ in range(4)]
+    extra = Client(port, source=src, greet=False)
+    r = extra.reply()
+    assert (r.code, r.enh) == (421, "4.7.0") and "your address" in r.text
+    assert len(inst.service_pids("smtpd")) == 3
+    old = inst.service_pids("smtpd")
+    for pid in old:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: len(set(inst.service_pids("smtpd")) - set(old)) == 3
+             and "starting" not in inst.status(), 30, "smtpd restarted")
+    for c in conns:
+        c.close()
+    again = [Client(port, source=src) for _ in range(4)]   # all greeted
+    for c in again:
+        c.cmd("QUIT", 221)
+        c.close()
