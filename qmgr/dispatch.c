@@ -22,6 +22,7 @@
 #define DELIVER_TIMEOUT_MS	(10 * 60 * 1000)
 #define SCAN_INTERVAL_MS	(30 * 1000)
 #define RECONNECT_MS		1000
+#define JOB_RETRIES		3	/* then the 30 s scan takes over */
 
 struct deliver_conn {
 	struct deliver_conn	*next;
@@ -88,13 +89,20 @@ deliver_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 	const char		*reply;
 
 	dc->job = NULL;
-	if (msg == NULL) {
-		log_warnx("%s: no answer from deliver; will retry",
+	if (msg == NULL && job->retries++ < JOB_RETRIES && !q->svc->stopping) {
+		/* deliver died or hung up: hand the same job to the next
+		   one (exactly-once makes a second try safe). */
+		log_warnx("%s: no answer from deliver; trying again",
 		    job->queue_id);
-		/* Not the whole scan interval: once deliver is back. */
-		if (q->scan_timer != NULL)
-			ev_timer_set(q->scan_timer, 2 * RECONNECT_MS);
+		q->inflight--;
+		*jobs_tail = job;
+		jobs_tail = &job->next;
+		dispatch_kick(q);
+		return;
 	}
+	if (msg == NULL)
+		log_warnx("%s: no answer from deliver; left for the next scan",
+		    job->queue_id);
 	else if (msg->hdr.type != DELIVER_MSG_R || ipc_get_u32(msg, &n) == -1)
 		log_warnx("%s: bad answer from deliver", job->queue_id);
 	for (uint32_t i = 0; msg != NULL && i < n; i++) {
@@ -200,9 +208,11 @@ deliver_on_close(struct ipc_conn *conn, const char *reason, void *arg)
 {
 	struct deliver_conn	*dc = arg;
 	struct qmgr		*q = dc->q;
+	struct ipc_conn		*dead = dc->conn;
 
 	log_info("deliver connection closed: %s", reason);
-	ipc_conn_free(&dc->conn);	/* a pending reply gets NULL */
+	dc->conn = NULL;		/* not a candidate for the retry */
+	ipc_conn_free(&dead);		/* a pending reply gets NULL */
 	if (!q->svc->stopping && q->reconnect_timer == NULL)
 		q->reconnect_timer = ev_timer_add(q->svc->ev, RECONNECT_MS,
 		    deliver_connect_all, q);
@@ -257,8 +267,10 @@ scan_tick(void *arg)
 {
 	struct qmgr	*q = arg;
 
+	/* A scan still running: look again soon, not a whole interval on. */
+	ev_timer_set(q->scan_timer, q->scanning ? RECONNECT_MS :
+	    SCAN_INTERVAL_MS);
 	queue_db_scan(q);
-	ev_timer_set(q->scan_timer, SCAN_INTERVAL_MS);
 }
 
 void
@@ -285,17 +297,21 @@ dispatch_stop(struct qmgr *q)
 
 	ev_timer_del(&q->scan_timer);
 	ev_timer_del(&q->reconnect_timer);
+	/* Connections first: a job they give back joins the list below. */
+	while ((dc = q->delivers) != NULL) {
+		struct ipc_conn *c = dc->conn;
+
+		q->delivers = dc->next;
+		dc->conn = NULL;
+		ipc_conn_free(&c);
+		free(dc);
+	}
 	while ((job = jobs_head) != NULL) {
 		jobs_head = job->next;
 		rows_mark(job, false);
 		qjob_free(job);
 	}
 	jobs_tail = &jobs_head;
-	while ((dc = q->delivers) != NULL) {
-		q->delivers = dc->next;
-		ipc_conn_free(&dc->conn);
-		free(dc);
-	}
 	free(inflight);
 	inflight = NULL;
 	ninflight = 0;

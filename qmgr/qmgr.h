@@ -52,6 +52,7 @@ struct qjob {
 	char		*sender;
 	struct qrcpt	*rcpts;
 	size_t		 nrcpt;
+	unsigned	 retries;	/* deliver went away mid-job */
 };
 
 /* client.c: smtpd connections */
