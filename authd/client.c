@@ -52,8 +52,10 @@ client_free(struct authd_client *cl)
 void
 client_free_all(struct authd *a)
 {
-	while (a->clients != NULL)
+	while (a->clients != NULL) {
+		ipc_conn_flush_sync(a->clients->conn, 1000);
 		client_free(a->clients);
+	}
 }
 
 static void

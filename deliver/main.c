@@ -304,8 +304,11 @@ deliver_cleanup(struct service *svc)
 	if (d == NULL)
 		return;
 	ev_io_del(&d->accept_io);
-	while (d->clients != NULL)
+	while (d->clients != NULL) {
+		/* Results still queued go to qmgr before we exit. */
+		ipc_conn_flush_sync(d->clients->conn, 1000);
 		client_free(d->clients);
+	}
 	db_free(&d->db);
 	free(d->blobdir);
 }

@@ -63,6 +63,8 @@ spool_drop(struct qmgr *q, struct spool *s, bool unlink_tmp)
 	close(s->fd);
 	s->fd = -1;
 	s->committing = false;
+	q->spools_open--;
+	qmgr_work_done(q);	/* a stopping qmgr waits for open spools */
 }
 
 static void
@@ -86,8 +88,11 @@ client_free(struct qmgr_client *cl)
 void
 client_free_all(struct qmgr *q)
 {
-	while (q->clients != NULL)
+	while (q->clients != NULL) {
+		/* Last answers ("queued as") still go out before we exit. */
+		ipc_conn_flush_sync(q->clients->conn, 1000);
 		client_free(q->clients);
+	}
 }
 
 static struct spool *
@@ -129,9 +134,16 @@ client_spool(struct qmgr_client *cl, struct ipc_msg *msg)
 		    "", -1);
 		return;
 	}
-	if ((s->fd = blob_tmp_create(cl->q->blobdir, s->name, &err)) == -1 ||
-	    (dup_fd = dup(s->fd)) == -1) {
-		log_warnx("spool: %s", s->fd == -1 ? err : strerror(errno));
+	if ((s->fd = blob_tmp_create(cl->q->blobdir, s->name, &err)) == -1) {
+		log_warnx("spool: %s", err);
+		free(err);
+		reply_status(cl, QUEUE_SPOOL_R, msg->hdr.id, QUEUE_TEMPFAIL,
+		    "", -1);
+		return;
+	}
+	cl->q->spools_open++;
+	if ((dup_fd = dup(s->fd)) == -1) {
+		log_warn("spool: dup");
 		spool_drop(cl->q, s, true);
 		reply_status(cl, QUEUE_SPOOL_R, msg->hdr.id, QUEUE_TEMPFAIL,
 		    "", -1);

@@ -22,7 +22,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <sys/file.h>
 
 #include "blob.h"
 #include "conf.h"
@@ -58,6 +60,7 @@ qmgr_init(struct service *svc, char **err_r)
 	q->svc = svc;
 	svc->arg = q;
 	q->listen_fd = -1;
+	q->lock_fd = -1;
 	for (size_t i = 0; i < svc->nlisteners; i++)
 		if (strcmp(svc->listeners[i].key, "private") == 0)
 			q->listen_fd = svc->listeners[i].fd;
@@ -78,13 +81,24 @@ static int
 qmgr_start(struct service *svc, char **err_r)
 {
 	struct qmgr	*q = svc->arg;
-	char		*ci;
+	char		*ci, *lock;
 	int		 n;
 
 	if (blob_store_init(q->blobdir, err_r) == -1)
 		return -1;
-	if ((n = blob_tmp_clean(q->blobdir)) > 0)
-		log_info("removed %d uncommitted spool file(s)", n);
+	/*
+	 * Uncommitted spools are garbage only when no other qmgr is alive:
+	 * after a reload the old generation is still finishing its
+	 * messages.  Every qmgr holds this lock; the first takes it.
+	 */
+	lock = xasprintf("%s/.qmgr.lock", q->blobdir);
+	q->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lock);
+	if (q->lock_fd != -1 && flock(q->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		if ((n = blob_tmp_clean(q->blobdir)) > 0)
+			log_info("removed %d uncommitted spool file(s)", n);
+	} else
+		log_info("another qmgr is running: spool cleanup skipped");
 	ci = db_conninfo(conf_str(svc->conf, "database"),
 	    conf_str(svc->conf, "run_dir"), "wharf_qmgr");
 	q->db = db_new(svc->ev, ci);
@@ -102,11 +116,15 @@ qmgr_start(struct service *svc, char **err_r)
 void
 qmgr_work_done(struct qmgr *q)
 {
-	if (q->svc->stopping && q->inflight == 0)
+	if (q->svc->stopping && q->inflight == 0 && q->spools_open == 0)
 		service_done(q->svc);
 }
 
-/* Take no more messages; finish the commits and deliveries in flight. */
+/*
+ * Take no new connections; finish the messages being written, the
+ * commits and the deliveries in flight (the master's shutdown_timeout
+ * bounds the wait).
+ */
 static void
 qmgr_stop(struct service *svc)
 {
@@ -130,6 +148,8 @@ qmgr_cleanup(struct service *svc)
 	db_free(&q->db);
 	free(q->blobdir);
 	free(q->deliver_path);
+	if (q->lock_fd != -1)
+		close(q->lock_fd);
 }
 
 static const struct service_ops qmgr_ops = {

@@ -21,6 +21,7 @@ struct qmgr {
 	struct db		*db;
 	char			*blobdir;
 	int			 listen_fd;
+	int			 lock_fd;	/* flock: spool cleanup */
 	char			*deliver_path;
 	struct ev_io		*accept_io;
 	struct qmgr_client	*clients;
@@ -29,6 +30,7 @@ struct qmgr {
 	struct ev_timer		*scan_timer;
 	struct ev_timer		*reconnect_timer;
 	size_t			 inflight;	/* commits + deliveries */
+	size_t			 spools_open;	/* handed out, not yet done */
 	bool			 scanning;
 	uid_t			 peers[3];
 	size_t			 npeers;

@@ -259,3 +259,25 @@ def test_envelope_and_bodystructure_cached(q):
                          '"7bit" 2 1 ')
     assert '("application" "octet-stream" NIL NIL NIL "base64" 4 ' in bs
     assert '"mixed" ("boundary" "XX")' in bs
+
+
+def test_reload_keeps_spools_in_flight(q):
+    """A reload starts a new qmgr while the old one finishes: the new one
+    must not remove the old one's spool files."""
+    c = qconnect(q)
+    t, r = c.request(QUEUE_SPOOL)
+    assert r.u32() == QUEUE_OK
+    spool = r.str()
+    fd = c.take_fd()
+    os.write(fd, MSG[:20])
+    gen = q.read_log().count("reloaded:")
+    assert q.wharf("reload").returncode == 0
+    wait_for(lambda: q.read_log().count("reloaded:") > gen and
+             "running" in q.status(), 30, "new generation running")
+    time.sleep(0.5)      # the new qmgr has started and looked at tmp/
+    os.write(fd, MSG[20:])
+    os.close(fd)
+    t, r = c.request(QUEUE_COMMIT, put_str(spool) +
+                     envelope("a@remote.example", ["ann@q.test"]))
+    assert t == QUEUE_COMMIT_R and r.u32() == QUEUE_OK
+    assert "spool cleanup skipped" in q.read_log()
