@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "addr.h"
@@ -438,9 +439,27 @@ parse_no_args(struct cmd_scan *cs)
 }
 
 /*
+ * A name that is not a valid Domain but is common in the wild ("my_host",
+ * "-x.", "a..b"): hosts that send it are still real MTAs, and RFC 5321
+ * 4.1.4 forbids refusing mail over the HELO name alone.  Only characters
+ * that are safe in a Received: header are allowed.
+ */
+static bool
+helo_lenient_ok(const char *s, size_t n)
+{
+	if (n > ADDR_DOMAIN_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) &&
+		    strchr("-._", s[i]) == NULL)
+			return false;
+	return true;
+}
+
+/*
  * ehlo = "EHLO" SP ( Domain / address-literal ), helo = "HELO" SP Domain
  * (RFC 5321 §4.1.1.1); literals are taken for HELO too, names are ASCII
- * (RFC 6531 §3.7.1).
+ * (RFC 6531 §3.7.1), and near-misses are taken as helo_lenient_ok says.
  */
 static int
 parse_helo(struct cmd_scan *cs)
@@ -453,7 +472,8 @@ parse_helo(struct cmd_scan *cs)
 		return cmd_fail(cs, cs->cmd->verb == SMTP_VERB_EHLO ?
 		    &err_ehlo : &err_helo);
 	if (cs->pos + n != cs->end ||
-	    addr_parse_domain(cs->s + cs->pos, n, 0, &type, &aerr) == -1)
+	    (addr_parse_domain(cs->s + cs->pos, n, 0, &type, &aerr) == -1 &&
+	    !helo_lenient_ok(cs->s + cs->pos, n)))
 		return cmd_fail(cs, &err_helo_name);
 	take_rest(cs);
 	return 0;
