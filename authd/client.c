@@ -163,15 +163,12 @@ static void
 client_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 {
 	struct authd_client	*cl = arg;
-	uint32_t		 proto, version;
 
 	if (cl->hello) {
 		client_request(cl, msg);
 		return;
 	}
-	if (msg->hdr.type != IPC_HELLO || ipc_get_u32(msg, &proto) == -1 ||
-	    ipc_get_u32(msg, &version) == -1 || ipc_get_end(msg) == -1 ||
-	    proto != AUTH_PROTO || version != AUTH_PROTO_VERSION) {
+	if (!ipc_hello_ok(msg, AUTH_PROTO, AUTH_PROTO_VERSION)) {
 		log_warnx("client pid=%ld: bad hello; closing", (long)cl->pid);
 		client_free(cl);
 		return;

@@ -194,7 +194,6 @@ static void
 client_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 {
 	struct dclient	*cl = arg;
-	uint32_t	 proto = 0, version = 0;
 
 	if (cl->hello) {
 		if (msg->hdr.type == DELIVER_MSG)
@@ -203,10 +202,7 @@ client_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 			log_warnx("unexpected message type=%u", msg->hdr.type);
 		return;
 	}
-	ipc_get_u32(msg, &proto);
-	ipc_get_u32(msg, &version);
-	if (msg->hdr.type != IPC_HELLO || ipc_get_end(msg) == -1 ||
-	    proto != DELIVER_PROTO || version != DELIVER_PROTO_VERSION) {
+	if (!ipc_hello_ok(msg, DELIVER_PROTO, DELIVER_PROTO_VERSION)) {
 		log_warnx("bad hello; closing");
 		client_free(cl);
 		return;

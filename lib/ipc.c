@@ -878,6 +878,28 @@ ipc_msg_end(struct ipc_out *o)
 }
 
 int
+ipc_send_hello(struct ipc_conn *c, uint32_t proto, uint32_t version)
+{
+	struct ipc_out	*o = ipc_msg_begin(c, IPC_HELLO, 0, 0);
+
+	ipc_put_u32(o, proto);
+	ipc_put_u32(o, version);
+	return ipc_msg_end(o);
+}
+
+bool
+ipc_hello_ok(struct ipc_msg *m, uint32_t proto, uint32_t version)
+{
+	uint32_t	 p = 0, v = 0;
+
+	if (m->hdr.type != IPC_HELLO)
+		return false;
+	ipc_get_u32(m, &p);
+	ipc_get_u32(m, &v);
+	return ipc_get_end(m) == 0 && p == proto && v == version;
+}
+
+int
 ipc_send_empty(struct ipc_conn *c, uint32_t type, uint32_t id,
     uint32_t flags)
 {

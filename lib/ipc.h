@@ -117,6 +117,13 @@ void	ipc_put_bytes(struct ipc_out *, const void *, size_t);
 void	ipc_put_fd(struct ipc_out *, int fd);
 int	ipc_msg_end(struct ipc_out *);
 
+/*
+ * The first message on every connection: IPC_HELLO (u32 protocol,
+ * u32 version).  ipc_hello_ok() is true when msg is exactly that hello.
+ */
+int	ipc_send_hello(struct ipc_conn *, uint32_t proto, uint32_t version);
+bool	ipc_hello_ok(struct ipc_msg *, uint32_t proto, uint32_t version);
+
 /* Convenience: a message with no payload. */
 int	ipc_send_empty(struct ipc_conn *, uint32_t type, uint32_t id,
 	    uint32_t flags);

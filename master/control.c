@@ -130,14 +130,9 @@ static void
 ctl_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 {
 	struct ctl_client	*cl = arg;
-	uint32_t		 proto, version;
 
 	if (!cl->hello) {
-		if (msg->hdr.type != IPC_HELLO ||
-		    ipc_get_u32(msg, &proto) == -1 ||
-		    ipc_get_u32(msg, &version) == -1 ||
-		    ipc_get_end(msg) == -1 || proto != CTL_PROTO ||
-		    version != CTL_PROTO_VERSION) {
+		if (!ipc_hello_ok(msg, CTL_PROTO, CTL_PROTO_VERSION)) {
 			log_warnx("control: bad hello; closing");
 			ctl_client_free(cl);	/* ipc allows it here */
 			return;

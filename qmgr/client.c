@@ -286,13 +286,9 @@ static void
 client_on_msg(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 {
 	struct qmgr_client	*cl = arg;
-	uint32_t		 proto = 0, version = 0;
 
 	if (!cl->hello) {
-		ipc_get_u32(msg, &proto);
-		ipc_get_u32(msg, &version);
-		if (msg->hdr.type != IPC_HELLO || ipc_get_end(msg) == -1 ||
-		    proto != QUEUE_PROTO || version != QUEUE_PROTO_VERSION) {
+		if (!ipc_hello_ok(msg, QUEUE_PROTO, QUEUE_PROTO_VERSION)) {
 			log_warnx("client pid=%ld: bad hello", (long)cl->pid);
 			client_free(cl);
 			return;

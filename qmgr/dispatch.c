@@ -228,7 +228,6 @@ deliver_connect(struct qmgr *q, struct deliver_conn *dc)
 {
 	char		*err;
 	int		 fd;
-	struct ipc_out	*o;
 
 	if ((fd = ipc_connect_unix(q->deliver_path, &err)) == -1) {
 		log_warnx("deliver: %s", err);
@@ -238,10 +237,7 @@ deliver_connect(struct qmgr *q, struct deliver_conn *dc)
 	if ((dc->conn = ipc_conn_new(q->svc->ev, fd, &deliver_handler,
 	    dc)) == NULL)
 		return;
-	o = ipc_msg_begin(dc->conn, IPC_HELLO, 0, 0);
-	ipc_put_u32(o, DELIVER_PROTO);
-	ipc_put_u32(o, DELIVER_PROTO_VERSION);
-	ipc_msg_end(o);
+	ipc_send_hello(dc->conn, DELIVER_PROTO, DELIVER_PROTO_VERSION);
 }
 
 static void

@@ -89,8 +89,10 @@ smtpd_start(struct service *svc, char **err_r)
 {
 	struct smtpd	*sd = svc->arg;
 
-	peer_init(sd, &sd->authd, "authd", AUTH_SOCKET_NAME, AUTH_PROTO);
-	peer_init(sd, &sd->qmgr, "qmgr", QUEUE_SOCKET_NAME, QUEUE_PROTO);
+	peer_init(sd, &sd->authd, "authd", AUTH_SOCKET_NAME, AUTH_PROTO,
+	    AUTH_PROTO_VERSION);
+	peer_init(sd, &sd->qmgr, "qmgr", QUEUE_SOCKET_NAME, QUEUE_PROTO,
+	    QUEUE_PROTO_VERSION);
 	for (size_t i = 0; i < sd->nlisteners; i++) {
 		struct listener *l = &sd->listeners[i];
 

@@ -58,7 +58,6 @@ static void
 peer_connect(void *arg)
 {
 	struct peer	*p = arg;
-	struct ipc_out	*o;
 	char		*err;
 	int		 fd;
 
@@ -73,21 +72,19 @@ peer_connect(void *arg)
 	if ((p->conn = ipc_conn_new(p->sd->svc->ev, fd, &peer_handler,
 	    p)) == NULL)
 		return;
-	o = ipc_msg_begin(p->conn, IPC_HELLO, 0, 0);
-	ipc_put_u32(o, p->proto);
-	ipc_put_u32(o, 1);
-	ipc_msg_end(o);
+	ipc_send_hello(p->conn, p->proto, p->version);
 }
 
 void
 peer_init(struct smtpd *sd, struct peer *p, const char *name,
-    const char *sock, uint32_t proto)
+    const char *sock, uint32_t proto, uint32_t version)
 {
 	struct service	*svc = sd->svc;
 
 	p->sd = sd;
 	p->name = name;
 	p->proto = proto;
+	p->version = version;
 	/* Inside the chroot ($run_dir/private) the sockets are at "/". */
 	p->path = svc->chroot != NULL ? xasprintf("/%s", sock) :
 	    xasprintf("%s/private/%s", conf_str(svc->conf, "run_dir"), sock);

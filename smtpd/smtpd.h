@@ -24,7 +24,7 @@ struct peer {
 	struct smtpd	*sd;
 	const char	*name;		/* "authd", "qmgr" */
 	char		*path;
-	uint32_t	 proto;
+	uint32_t	 proto, version;
 	struct ipc_conn	*conn;
 	struct ev_timer	*retry;
 };
@@ -126,7 +126,7 @@ void	data_finish(struct session *);
 
 /* peer.c: authd and qmgr */
 void	peer_init(struct smtpd *, struct peer *, const char *name,
-	    const char *sock, uint32_t proto);
+	    const char *sock, uint32_t proto, uint32_t version);
 void	peer_close(struct peer *);
 /* Send a request for s; fn gets the reply or NULL (unavailable). */
 struct ipc_out *peer_begin(struct peer *, uint32_t type, uint32_t *id_r);

@@ -243,12 +243,7 @@ ctl_not_running(const char *path, int saved, const char *err)
 static void
 ctl_hello(struct ctl *ctl)
 {
-	struct ipc_out	*o;
-
-	o = ipc_msg_begin(ctl->conn, IPC_HELLO, 0, 0);
-	ipc_put_u32(o, CTL_PROTO);
-	ipc_put_u32(o, CTL_PROTO_VERSION);
-	ipc_msg_end(o);
+	ipc_send_hello(ctl->conn, CTL_PROTO, CTL_PROTO_VERSION);
 }
 
 /* The line number in "path:N: reason", or 0. */

@@ -1456,6 +1456,50 @@ test_listen_connect(void **state)
 	ev_free(&ev);
 }
 
+static bool	hello_seen[8];
+
+static void
+hello_hook(struct rec *r, struct ipc_msg *m)
+{
+	hello_seen[(r->nmsg - 1) % 8] = ipc_hello_ok(m, 3, 1);
+}
+
+static void
+test_hello(void **state)
+{
+	struct ev	*ev = ev_new();
+	struct rec	*a, *b;
+	struct ipc_out	*o;
+	int		 sv[2];
+
+	make_socketpair(sv);
+	a = rec_new(ev, sv[0]);
+	b = rec_new(ev, sv[1]);
+	b->hook = hello_hook;
+	assert_int_equal(ipc_send_hello(a->c, 3, 1), 0);	/* right */
+	assert_int_equal(ipc_send_hello(a->c, 3, 2), 0);	/* version */
+	assert_int_equal(ipc_send_hello(a->c, 4, 1), 0);	/* protocol */
+	o = ipc_msg_begin(a->c, IPC_ERROR, 0, 0);		/* type */
+	ipc_put_u32(o, 3);
+	ipc_put_u32(o, 1);
+	ipc_msg_end(o);
+	o = ipc_msg_begin(a->c, IPC_HELLO, 0, 0);		/* trailing */
+	ipc_put_u32(o, 3);
+	ipc_put_u32(o, 1);
+	ipc_put_u32(o, 0);
+	ipc_msg_end(o);
+	assert_int_equal(ipc_send_empty(a->c, IPC_HELLO, 0, 0), 0); /* short */
+	RUN_UNTIL(ev, b->nmsg == 6, 100);
+	assert_int_equal(b->nmsg, 6);
+	assert_true(hello_seen[0]);
+	for (int i = 1; i < 6; i++)
+		assert_false(hello_seen[i]);
+	rec_free(&a);
+	rec_free(&b);
+	ev_free(&ev);
+	(void)state;
+}
+
 static void
 test_accept_peer_check(void **state)
 {
@@ -1617,6 +1661,7 @@ main(void)
 		cmocka_unit_test(test_expect_fn_frees_conn),
 		cmocka_unit_test(test_peercred),
 		cmocka_unit_test(test_listen_connect),
+		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_accept_peer_check),
 		cmocka_unit_test(test_listen_errors),
 		cmocka_unit_test(test_flush_sync),
