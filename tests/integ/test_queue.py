@@ -210,7 +210,12 @@ def test_crash_after_queued_delivers_exactly_once(fresh):
     wait_for(lambda: (conftest.reap_orphans() or True) and not any(
         os.path.exists(f"/proc/{p}") for p in victims), 10, "all dead")
     inst.start()    # postgres recovers from the crash; qmgr rescans
-    wait_for(lambda: inbox(inst, "cat"), 60, "delivery after restart")
+    try:    # crash recovery, then qmgr's first scans (every 30 s)
+        wait_for(lambda: inbox(inst, "cat"), 120, "delivery after restart")
+    except AssertionError:
+        print("\n".join(ln for ln in inst.read_log().splitlines()
+                        if "UTC [" not in ln))    # for the CI log
+        raise
     time.sleep(1)
     assert len(inbox(inst, "cat")) == 1
 
