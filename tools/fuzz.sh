@@ -7,7 +7,7 @@ secs=${FUZZ_SECONDS:-20}
 [ "$mode" = long ] && secs=${FUZZ_SECONDS:-600}
 out=build/fuzz
 mkdir -p "$out"
-flags="$(pkg-config --cflags --libs openssl libpq libbsd libargon2)"
+flags="$(pkg-config --cflags --libs openssl libpq libbsd libargon2 libxcrypt)"
 make -s build/gen/migrations.c >/dev/null || exit 1
 fail=0; n=0
 for src in "$@"; do
