@@ -31,6 +31,8 @@ struct rcpt_answer {
 struct authd_req;
 struct authd_client;
 struct cache;
+struct login;
+struct pwpool;
 
 struct authd {
 	struct service	*svc;
@@ -45,6 +47,15 @@ struct authd {
 	const char	*delimiters;
 	uid_t		 peers[4];	/* uids allowed to ask */
 	size_t		 npeers;
+	struct pwpool	*pool;		/* password hashing workers */
+	struct cache	*throttle;	/* failed logins: "i:ip", "a:name" */
+	struct cache	*rates;		/* submissions per user */
+	struct login	*logins;	/* in progress */
+	/* settings */
+	bool		 rehash, sender_any;
+	uint64_t	 fail_delay, fail_delay_max, lockout_time;
+	unsigned	 lockout_failures, ip_lockout_failures;
+	unsigned	 message_rate, rcpt_rate;
 };
 
 /* client.c */
@@ -84,6 +95,50 @@ bool	conncount_connect(struct conn_ips *, const char *ip, unsigned limit);
 void	conncount_disconnect(struct conn_ips *, const char *ip);
 void	conncount_forget(struct conn_ips *);
 void	conncount_free_all(void);
+
+/* login.c: AUTH_PASSWORD, the delays and lockouts around it */
+void	login_start(struct authd *, struct authd_client *, uint32_t id,
+	    const char *service, const char *user, const char *pw,
+	    const char *ip, const char *mech);
+void	login_client_gone(struct authd *, struct authd_client *);
+void	login_flush(struct authd *);	/* stopping: answer delayed now */
+void	client_reply_login(struct authd_client *, uint32_t id,
+	    uint32_t status, uint64_t user_id, const char *account);
+
+/* lookup.c: the account SQL of logins and submission */
+typedef void lookup_user_fn(int found, uint64_t user_id, const char *account,
+	    const char *hash, bool enabled, bool locked, void *arg);
+/* found: 1 a user, 0 none, -1 the database failed */
+void	lookup_user(struct authd *, const char *user, lookup_user_fn *,
+	    void *arg);
+void	lookup_login_ok(struct authd *, uint64_t user_id, const char *old_hash,
+	    const char *new_hash);
+typedef void lookup_failed_fn(int failures, bool locked_now, void *arg);
+/* failures -1: the database failed */
+void	lookup_login_failed(struct authd *, uint64_t user_id,
+	    lookup_failed_fn *, void *arg);
+void	lookup_audit(struct authd *, const char *service, const char *account,
+	    const char *ip, const char *result, const char *detail);
+void	lookup_sender(struct authd *, struct authd_client *, uint32_t type,
+	    uint32_t id, uint64_t user_id, const char *address);
+
+/* rate.c: submission_*_rate_limit per user, over a sliding hour */
+bool	rate_take(struct authd *, uint64_t user_id, unsigned messages,
+	    unsigned recipients);
+
+/* pwpool.c: hashing in worker processes */
+#define PW_MATCH	1
+#define PW_NOMATCH	0
+#define PW_ERROR	2	/* the stored hash is unusable */
+#define PW_LOST		3	/* no worker answered: temporary */
+struct pwhash_params;
+typedef void pwpool_fn(int result, const char *new_hash, void *arg);
+struct pwpool *pwpool_new(struct ev *, size_t nworkers, size_t max_queued,
+	    const struct pwhash_params *);
+/* -1 when too many jobs wait; else fn is called exactly once. */
+int	pwpool_verify(struct pwpool *, const char *stored, const char *pw,
+	    bool rehash, pwpool_fn *, void *arg);
+void	pwpool_free(struct pwpool **);
 
 /* main.c */
 void	authd_request_done(struct authd *);

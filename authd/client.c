@@ -44,6 +44,7 @@ client_free(struct authd_client *cl)
 			break;
 		}
 	lookup_client_gone(cl);
+	login_client_gone(a, cl);
 	conncount_forget(&cl->conns);
 	ipc_conn_free(&cl->conn);
 	free(cl);
@@ -122,8 +123,86 @@ client_connect(struct authd_client *cl, uint32_t id, const char *ip,
 	ipc_msg_end(o);
 }
 
-static void
-client_request(struct authd_client *cl, struct ipc_msg *msg)
+void
+client_reply_login(struct authd_client *cl, uint32_t id, uint32_t status,
+    uint64_t user_id, const char *account)
+{
+	struct ipc_out	*o = ipc_msg_begin(cl->conn, AUTH_PASSWORD_R, id,
+			    IPC_F_REPLY);
+
+	ipc_put_u32(o, status);
+	ipc_put_u64(o, user_id);
+	ipc_put_str(o, account);
+	ipc_msg_end(o);
+}
+
+static bool
+arg_ok(const char *s, size_t max)
+{
+	return strlen(s) <= max;
+}
+
+/* str service, str user, str password, str client address, str mech */
+static int
+client_password(struct authd_client *cl, struct ipc_msg *msg)
+{
+	const char	*service, *user, *pw, *ip, *mech;
+
+	if (ipc_get_str(msg, &service) == -1 || ipc_get_str(msg, &user) == -1 ||
+	    ipc_get_str(msg, &pw) == -1 || ipc_get_str(msg, &ip) == -1 ||
+	    ipc_get_str(msg, &mech) == -1 || ipc_get_end(msg) == -1 ||
+	    !arg_ok(service, 15) || !arg_ok(user, 1024) ||
+	    !arg_ok(pw, 1024) || !arg_ok(ip, 63) || !arg_ok(mech, 23))
+		return -1;
+	login_start(cl->a, cl, msg->hdr.id, service, user, pw, ip, mech);
+	explicit_bzero((char *)pw, strlen(pw));
+	return 0;
+}
+
+/* AUTH_MAIL, AUTH_SENDER: u64 user_id, str address */
+static int
+client_sender(struct authd_client *cl, struct ipc_msg *msg)
+{
+	const char	*address;
+	uint64_t	 user_id;
+
+	if (ipc_get_u64(msg, &user_id) == -1 ||
+	    ipc_get_str(msg, &address) == -1 || ipc_get_end(msg) == -1 ||
+	    user_id == 0 || !arg_ok(address, ADDRESS_MAX) ||
+	    (msg->hdr.type == AUTH_SENDER && address[0] == '\0'))
+		return -1;
+	lookup_sender(cl->a, cl, msg->hdr.type, msg->hdr.id, user_id,
+	    address);
+	return 0;
+}
+
+/* str address [u64 submitter] */
+static int
+client_rcpt(struct authd_client *cl, struct ipc_msg *msg)
+{
+	const char	*address;
+	uint64_t	 submitter = 0;
+	struct rcpt_answer over = { AUTH_TOOMANY, 0, NULL };
+
+	if (ipc_get_str(msg, &address) == -1 || address[0] == '\0' ||
+	    !arg_ok(address, ADDRESS_MAX))
+		return -1;
+	if (ipc_get_end(msg) == -1 && (ipc_get_u64(msg, &submitter) == -1 ||
+	    ipc_get_end(msg) == -1))
+		return -1;
+	if (submitter != 0 && !rate_take(cl->a, submitter, 0, 1)) {
+		log_info("user id=%llu over submission_recipient_rate_limit",
+		    (unsigned long long)submitter);
+		client_reply_rcpt(cl, msg->hdr.id, &over);
+		return 0;
+	}
+	lookup_rcpt(cl->a, cl, msg->hdr.id, address);
+	return 0;
+}
+
+/* The requests whose one argument is a string. */
+static int
+client_simple(struct authd_client *cl, struct ipc_msg *msg)
 {
 	const char	*arg;
 	uint32_t	 id = msg->hdr.id, limit = 0;
@@ -131,14 +210,9 @@ client_request(struct authd_client *cl, struct ipc_msg *msg)
 	if (ipc_get_str(msg, &arg) == 0 && msg->hdr.type == AUTH_CONNECT)
 		ipc_get_u32(msg, &limit);
 	if (ipc_get_end(msg) == -1 ||
-	    strlen(arg) > ADDRESS_MAX || arg[0] == '\0') {
-		client_error(cl, id, "malformed request");
-		return;
-	}
+	    strlen(arg) > ADDRESS_MAX || arg[0] == '\0')
+		return -1;
 	switch (msg->hdr.type) {
-	case AUTH_RCPT:
-		lookup_rcpt(cl->a, cl, id, arg);
-		break;
 	case AUTH_DOMAIN:
 		lookup_domain(cl->a, cl, id, arg);
 		break;
@@ -150,13 +224,41 @@ client_request(struct authd_client *cl, struct ipc_msg *msg)
 	case AUTH_CONNECT:
 		client_connect(cl, id, arg, limit);
 		break;
-	case AUTH_DISCONNECT:
+	default:		/* AUTH_DISCONNECT */
 		conncount_disconnect(&cl->conns, arg);
 		break;
-	default:
-		client_error(cl, id, "unknown request");
-		break;
 	}
+	return 0;
+}
+
+static void
+client_request(struct authd_client *cl, struct ipc_msg *msg)
+{
+	int	 r;
+
+	switch (msg->hdr.type) {
+	case AUTH_RCPT:
+		r = client_rcpt(cl, msg);
+		break;
+	case AUTH_PASSWORD:
+		r = client_password(cl, msg);
+		break;
+	case AUTH_MAIL:
+	case AUTH_SENDER:
+		r = client_sender(cl, msg);
+		break;
+	case AUTH_DOMAIN:
+	case AUTH_RELAY:
+	case AUTH_CONNECT:
+	case AUTH_DISCONNECT:
+		r = client_simple(cl, msg);
+		break;
+	default:
+		client_error(cl, msg->hdr.id, "unknown request");
+		return;
+	}
+	if (r == -1)
+		client_error(cl, msg->hdr.id, "malformed request");
 }
 
 static void

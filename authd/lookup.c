@@ -1,8 +1,10 @@
 /*
- * authd/lookup.c — recipient and domain lookups: the cache, then the
- * database.  All of authd's SQL is here, to be read against the grants of
- * the wharf_authd role (sql/002_authd.sql).
+ * authd/lookup.c — recipient and domain lookups (the cache, then the
+ * database), accounts for logins, senders for submission.  All of authd's
+ * SQL is here, to be read against the grants of the wharf_authd role
+ * (sql/002_authd.sql, sql/004_submission.sql).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +28,8 @@ struct authd_req {
 	uint32_t		 id;
 	char			*key;		/* cache key */
 	char			*arg;		/* address or domain */
+	uint32_t		 type;		/* AUTH_MAIL, AUTH_SENDER */
+	uint64_t		 user_id;
 };
 
 static struct authd_req *reqs;
@@ -227,4 +231,202 @@ lookup_domain(struct authd *a, struct authd_client *cl, uint32_t id,
 	db_query(a->db, "SELECT 1 FROM domains WHERE name = lower($1)", 1,
 	    (const char *const[]){ domain }, LOOKUP_TIMEOUT_MS,
 	    domain_result, r);
+}
+
+/* ---- logins (login.c) ---- */
+
+struct user_q {
+	lookup_user_fn	*fn;
+	void		*arg;
+};
+
+static void
+user_result(PGresult *res, const char *err, void *arg)
+{
+	struct user_q	*q = arg;
+	lookup_user_fn	*fn = q->fn;
+	void		*fn_arg = q->arg;
+	uint64_t	 id = 0;
+	const char	*why;
+
+	free(q);
+	if (res == NULL) {
+		log_warnx("lookup user failed: %s", err);
+		fn(-1, 0, NULL, NULL, false, false, fn_arg);
+		return;
+	}
+	if (PQntuples(res) != 1 || str_to_u64(PQgetvalue(res, 0, 0), 1,
+	    UINT64_MAX, &id, &why) == -1) {
+		fn(0, 0, NULL, NULL, false, false, fn_arg);
+		return;
+	}
+	fn(1, id, PQgetvalue(res, 0, 1), PQgetisnull(res, 0, 2) ? NULL :
+	    PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)[0] == 't',
+	    PQgetvalue(res, 0, 4)[0] == 't', fn_arg);
+}
+
+/* user is "local@domain", lower case; the domain is after the last @. */
+void
+lookup_user(struct authd *a, const char *user, lookup_user_fn *fn, void *arg)
+{
+	struct user_q	*q = xcalloc(1, sizeof(*q));
+
+	q->fn = fn;
+	q->arg = arg;
+	db_query(a->db, "SELECT u.id, u.localpart || '@' || d.name, "
+	    "u.password_hash, u.enabled, "
+	    "coalesce(u.locked_until > now(), false) "
+	    "FROM users u JOIN domains d ON d.id = u.domain_id "
+	    "WHERE d.name = substring($1 from '@([^@]*)$') "
+	    "AND u.localpart = substring($1 from '^(.*)@[^@]*$')", 1,
+	    (const char *const[]){ user }, LOOKUP_TIMEOUT_MS, user_result, q);
+}
+
+static void
+update_result(PGresult *res, const char *err, void *arg)
+{
+	struct authd_req	*r = arg;
+
+	if (res == NULL)
+		log_warnx("%s: %s", r->arg, err);
+	req_done(r);
+}
+
+/* Also ends a count of failures; a rehash replaces only the old hash. */
+void
+lookup_login_ok(struct authd *a, uint64_t user_id, const char *old_hash,
+    const char *new_hash)
+{
+	char	 id[24];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)user_id);
+	db_query(a->db, "UPDATE users SET failed_logins = 0, "
+	    "locked_until = NULL, last_failed_at = NULL, "
+	    "last_login_at = now(), password_hash = CASE "
+	    "WHEN $2::text IS NOT NULL AND password_hash = $3 THEN $2 "
+	    "ELSE password_hash END WHERE id = $1", 3,
+	    (const char *const[]){ id, new_hash, old_hash },
+	    LOOKUP_TIMEOUT_MS, update_result,
+	    req_new(a, NULL, 0, "", "recording a login"));
+}
+
+struct failed_q {
+	lookup_failed_fn *fn;
+	void		*arg;
+};
+
+static void
+failed_result(PGresult *res, const char *err, void *arg)
+{
+	struct failed_q	*q = arg;
+	lookup_failed_fn *fn = q->fn;
+	void		*fn_arg = q->arg;
+	uint64_t	 n = 0;
+	const char	*why;
+
+	free(q);
+	if (res == NULL || PQntuples(res) != 1 ||
+	    str_to_u64(PQgetvalue(res, 0, 0), 0, INT32_MAX, &n, &why) == -1) {
+		if (res == NULL)
+			log_warnx("recording a failed login: %s", err);
+		fn(-1, false, fn_arg);
+		return;
+	}
+	fn((int)n, PQgetvalue(res, 0, 1)[0] == 't', fn_arg);
+}
+
+/*
+ * One more failure, or the first of a new count when the last one is
+ * older than auth_lockout_time; at auth_lockout_failures the account is
+ * locked for auth_lockout_time.  Returns the count and whether this
+ * failure locked it.
+ */
+void
+lookup_login_failed(struct authd *a, uint64_t user_id, lookup_failed_fn *fn,
+    void *arg)
+{
+	struct failed_q	*q = xcalloc(1, sizeof(*q));
+	char		 id[24], ms[24], max[24];
+
+	q->fn = fn;
+	q->arg = arg;
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)user_id);
+	snprintf(ms, sizeof(ms), "%llu", (unsigned long long)a->lockout_time);
+	snprintf(max, sizeof(max), "%u", a->lockout_failures);
+	db_query(a->db, "WITH c AS (SELECT id, CASE WHEN last_failed_at > "
+	    "now() - $2::bigint * interval '1 millisecond' "
+	    "THEN failed_logins + 1 ELSE 1 END AS n FROM users WHERE id = $1) "
+	    "UPDATE users u SET failed_logins = c.n, last_failed_at = now(), "
+	    "locked_until = CASE WHEN $3::int > 0 AND c.n >= $3::int "
+	    "THEN now() + $2::bigint * interval '1 millisecond' "
+	    "ELSE u.locked_until END FROM c WHERE u.id = c.id "
+	    "RETURNING c.n, $3::int > 0 AND c.n >= $3::int", 3,
+	    (const char *const[]){ id, ms, max }, LOOKUP_TIMEOUT_MS,
+	    failed_result, q);
+}
+
+/* Written in the background: a login is not held up by its audit row. */
+void
+lookup_audit(struct authd *a, const char *service, const char *account,
+    const char *ip, const char *result, const char *detail)
+{
+	db_query(a->db, "INSERT INTO audit_log (service, account, client_ip, "
+	    "result, detail) VALUES ($1, $2, $3::inet, $4, $5)", 5,
+	    (const char *const[]){ service, account, ip[0] != '\0' ? ip :
+	    NULL, result, detail }, LOOKUP_TIMEOUT_MS, update_result,
+	    req_new(a, NULL, 0, "", "writing the audit log"));
+}
+
+/* ---- submission senders ---- */
+
+static void
+sender_reply(struct authd_req *r, uint32_t status)
+{
+	if (status == AUTH_OK && r->type == AUTH_MAIL &&
+	    !rate_take(r->a, r->user_id, 1, 0)) {
+		log_info("user id=%llu over submission_message_rate_limit",
+		    (unsigned long long)r->user_id);
+		status = AUTH_TOOMANY;
+	}
+	if (r->cl != NULL)
+		client_reply_status(r->cl, r->type == AUTH_MAIL ?
+		    AUTH_MAIL_R : AUTH_SENDER_R, r->id, status);
+	req_done(r);
+}
+
+static void
+sender_result(PGresult *res, const char *err, void *arg)
+{
+	struct authd_req	*r = arg;
+
+	if (res == NULL) {
+		log_warnx("lookup sender failed: %s", err);
+		sender_reply(r, AUTH_TEMPFAIL);
+		return;
+	}
+	sender_reply(r, PQntuples(res) == 1 &&
+	    PQgetvalue(res, 0, 0)[0] == 't' ? AUTH_OK : AUTH_DENIED);
+}
+
+/*
+ * AUTH_MAIL (sender "" is <>) and AUTH_SENDER: is address the user's
+ * (sql/004_submission.sql)?  AUTH_MAIL then counts the message.
+ */
+void
+lookup_sender(struct authd *a, struct authd_client *cl, uint32_t type,
+    uint32_t id, uint64_t user_id, const char *address)
+{
+	struct authd_req	*r = req_new(a, cl, id, "", address);
+	char			 uid[24];
+
+	r->type = type;
+	r->user_id = user_id;
+	if (a->sender_any || (type == AUTH_MAIL && address[0] == '\0')) {
+		sender_reply(r, AUTH_OK);
+		return;
+	}
+	snprintf(uid, sizeof(uid), "%llu", (unsigned long long)user_id);
+	db_query(a->db, "SELECT wharf_sender_owned($1, $2, $3)", 3,
+	    (const char *const[]){ address, uid, a->delimiters },
+	    LOOKUP_TIMEOUT_MS, sender_result, r);
 }

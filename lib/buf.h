@@ -73,5 +73,7 @@ char	**str_split(const char *s, const char *seps, size_t *n_r);
 void	 str_list_free(char ***list);		/* accepts NULL, sets NULL */
 /* Constant-time equality of two byte strings of the same length. */
 bool	 str_ct_equal(const void *, const void *, size_t);
+/* The 6-bit value of a base64 character (RFC 4648 Table 1), or -1. */
+int	 str_b64_value(unsigned char);
 
 #endif

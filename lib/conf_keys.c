@@ -108,6 +108,41 @@ const struct conf_key conf_keys[] = {
 	  "off" },
 	{ "authd_cache_size", CONF_INT, "10000", 0, 10000000, 0, NULL,
 	  "Most recipient lookup answers authd keeps in its cache" },
+	{ "authd_workers", CONF_INT, "2", 1, 64, 0, NULL,
+	  "Processes authd uses to verify password hashes (each verification "
+	  "takes one for argon2_memory_cost and some 100 ms)" },
+	{ "auth_rehash", CONF_BOOL, "yes", 0, 0, 0, NULL,
+	  "On a successful login, store the password again as argon2id with "
+	  "the argon2_* costs when it was stored with another scheme or cost" },
+	{ "auth_failure_delay", CONF_TIME, "2s", 0, 10 * SEC, 0, NULL,
+	  "Delay of the reply to a failed login; it doubles with each further "
+	  "failure of that account or client address" },
+	{ "auth_failure_delay_max", CONF_TIME, "15s", 0, 20 * SEC, 0, NULL,
+	  "Longest delay of the reply to a failed login" },
+	{ "auth_lockout_failures", CONF_INT, "10", 0, 100000, 0, NULL,
+	  "Failed logins of one account, each within auth_lockout_time of "
+	  "the one before, that lock it for auth_lockout_time; 0 never locks" },
+	{ "auth_ip_lockout_failures", CONF_INT, "50", 0, 1000000, 0, NULL,
+	  "Failed logins from one client address, each within "
+	  "auth_lockout_time of the one before, that refuse every login from "
+	  "it for auth_lockout_time; 0 never refuses" },
+	{ "auth_lockout_time", CONF_TIME, "15m", 1 * SEC, 1 * DAY, 0, NULL,
+	  "How long a lockout lasts, and how long a failed login is "
+	  "remembered" },
+	{ "submission_sender_check", CONF_ENUM, "owned", 0, 0, 0,
+	  "owned|any",
+	  "Submission: the envelope sender and every From: address must be "
+	  "the user's own (address, alias reaching them, domain they "
+	  "administer), or may be any address" },
+	{ "submission_received_auth", CONF_BOOL, "no", 0, 0, 0, NULL,
+	  "Submission: name the authenticated user in the Received: header" },
+	{ "submission_message_rate_limit", CONF_INT, "1000", 0, 10000000, 0,
+	  NULL,
+	  "Messages one user may submit per hour (more get 451); 0: no limit" },
+	{ "submission_recipient_rate_limit", CONF_INT, "3000", 0, 10000000, 0,
+	  NULL,
+	  "Recipients one user may submit to per hour (more get 451); 0: no "
+	  "limit" },
 	{ "queue_retry_min", CONF_TIME, "1m", 1 * SEC, 1 * DAY, 0, NULL,
 	  "Delay before the first retry of a temporarily failed delivery; "
 	  "each further retry waits twice as long" },

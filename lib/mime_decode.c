@@ -233,22 +233,6 @@ mime_charset_to_utf8(struct buf *out, const char *charset, const void *in,
  * base64 (RFC 2045 §6.8).
  */
 
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Emit what a partial quantum of n sextets holds; 1 sextet is damage. */
 static bool
 b64_tail(struct sink *s, uint32_t acc, int n)
@@ -270,7 +254,7 @@ b64_decode(struct sink *s, const uint8_t *in, size_t len, bool *damaged)
 	size_t		 i;
 
 	for (i = 0; i < len && s->err == 0; i++) {
-		if ((v = b64_value(in[i])) >= 0) {
+		if ((v = str_b64_value(in[i])) >= 0) {
 			acc = acc << 6 | (uint32_t)v;
 			if (++n < 4)
 				continue;

@@ -7,7 +7,12 @@
  * one reply with IPC_F_REPLY and the request's id; answers may come out of
  * order.  Payload grammars:
  *
- *	AUTH_RCPT	request	str address		("local@domain")
+ *	AUTH_RCPT	request	str address [u64 submitter]
+ *	    address	= "local@domain"
+ *	    submitter	= the authenticated user's id on submission: the
+ *			  recipient counts against that user's
+ *			  submission_recipient_rate_limit (AUTH_TOOMANY
+ *			  when over it, and then it is not counted)
  *	AUTH_RCPT_R	reply	u32 status, u32 n, n * dest
  *	    dest	= u32 kind, str address, u64 user_id (0 unless LOCAL)
  *	    status	= AUTH_OK (a local domain, and the address exists: an
@@ -29,6 +34,25 @@
  *			  already has limit connections, over every smtpd)
  *	    relay	= 1 when the address is inside mynetworks
  *	AUTH_DISCONNECT	request	str client address		(no reply)
+ *	AUTH_PASSWORD	request	str service, str username, str password,
+ *			str client address, str mechanism
+ *	AUTH_PASSWORD_R	reply	u32 status, u64 user_id, str account
+ *	    service	= "smtpd" | "imapd" | ... (for the audit log)
+ *	    status	= AUTH_OK (user_id and account, "local@domain", set)
+ *			| AUTH_FAILED (wrong password, no such user, account
+ *			  disabled or locked, client address locked: one
+ *			  answer for all, after the same delay)
+ *			| AUTH_TEMPFAIL (database or hashing unavailable)
+ *	AUTH_MAIL	request	u64 user_id, str sender ("" for <>)
+ *	AUTH_MAIL_R	reply	u32 status
+ *	    status	= AUTH_OK (the sender is the user's, and the message
+ *			  is counted against submission_message_rate_limit)
+ *			| AUTH_DENIED (not an address of the user's)
+ *			| AUTH_TOOMANY (over the rate limit; not counted)
+ *			| AUTH_TEMPFAIL
+ *	AUTH_SENDER	request	u64 user_id, str address	(a From: address)
+ *	AUTH_SENDER_R	reply	u32 status (AUTH_OK | AUTH_DENIED | AUTH_TEMPFAIL)
+ * "The user's" addresses: submission_sender_check (main.conf(5)).
  * Connections are counted per reporting smtpd connection, so those of an
  * smtpd process that dies are forgotten with it (like Postfix's anvil).
  * An alias expands to its targets recursively; targets that lead nowhere
@@ -50,12 +74,20 @@
 #define AUTH_CONNECT		0x0307
 #define AUTH_CONNECT_R		0x0308
 #define AUTH_DISCONNECT		0x0309
+#define AUTH_PASSWORD		0x030a
+#define AUTH_PASSWORD_R		0x030b
+#define AUTH_MAIL		0x030c
+#define AUTH_MAIL_R		0x030d
+#define AUTH_SENDER		0x030e
+#define AUTH_SENDER_R		0x030f
 
 #define AUTH_OK			0
 #define AUTH_NOUSER		1
 #define AUTH_NOTLOCAL		2
 #define AUTH_TEMPFAIL		3
 #define AUTH_TOOMANY		4
+#define AUTH_FAILED		5
+#define AUTH_DENIED		6
 
 #define AUTH_DEST_LOCAL		1
 #define AUTH_DEST_REMOTE	2

@@ -723,7 +723,8 @@ smtp_proto_cmd_parse(const char *line, size_t len, int flags,
 	if ((def = verb_find(line, n)) == NULL)
 		return cmd_fail(&cs, &err_unknown);
 	cmd_r->verb = def->verb;
-	if (def->verb == SMTP_VERB_MAIL || def->verb == SMTP_VERB_RCPT)
+	if (def->verb == SMTP_VERB_MAIL || def->verb == SMTP_VERB_RCPT ||
+	    def->verb == SMTP_VERB_AUTH)
 		max = SMTP_CMD_PARAM_LINE_MAX - 2;
 	if (len > max)
 		return cmd_fail(&cs, &err_line_long);
@@ -874,7 +875,8 @@ smtp_proto_cmd_format(struct buf *out, const struct smtp_cmd *cmd)
 
 	if (cmd->verb == SMTP_VERB_UNKNOWN)
 		return -1;
-	if (cmd->verb == SMTP_VERB_MAIL || cmd->verb == SMTP_VERB_RCPT)
+	if (cmd->verb == SMTP_VERB_MAIL || cmd->verb == SMTP_VERB_RCPT ||
+	    cmd->verb == SMTP_VERB_AUTH)
 		max = SMTP_CMD_PARAM_LINE_MAX - 2;
 	line_add(&l, "%s", smtp_proto_verb_name(cmd->verb));
 	format_args(&l, cmd);

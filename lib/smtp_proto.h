@@ -16,7 +16,8 @@
  *  - NUL, CR and LF anywhere: 500 5.5.2.  A line longer than
  *    SMTP_CMD_LINE_MAX (SMTP_CMD_PARAM_LINE_MAX for MAIL and RCPT, whose
  *    parameters may lengthen it: RFC 5321 §4.5.3.1.4 and e.g. RFC 4954
- *    §5, RFC 6531 §3.1) counting the CRLF: 500 5.5.2.  The caller's line
+ *    §5, RFC 6531 §3.1; and for AUTH, whose initial response may: RFC
+ *    4954 §4) counting the CRLF: 500 5.5.2.  The caller's line
  *    reader should use SMTP_CMD_PARAM_LINE_MAX as its hard maximum.
  *  - MAIL takes SIZE (RFC 1870), BODY (RFC 6152, RFC 3030), SMTPUTF8
  *    (RFC 6531), RET and ENVID (RFC 3461), AUTH (RFC 4954 §5); RCPT takes
@@ -137,7 +138,7 @@ struct smtp_cmd {
 	 * string, trailing SP removed ("" if none).  AUTH: the initial
 	 * response as sent ("=" is an empty one), "" if none.
 	 */
-	char			 arg[SMTP_CMD_LINE_MAX];
+	char			 arg[SMTP_CMD_PARAM_LINE_MAX];
 	struct addr		 path;		/* MAIL, RCPT */
 	struct smtp_params	 params;	/* MAIL, RCPT; VRFY/EXPN:
 						   only SMTPUTF8 (RFC 6531

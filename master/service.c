@@ -44,8 +44,8 @@ const struct service_def master_services[] = {
 	  "wharf_deliver" },
 	{ "qmgr", "wharf_user",		{ NULL },    false, "qmgr",
 	  "wharf_qmgr" },
-	{ "smtpd", "wharf_null_user",	{ "smtp_listen", NULL }, true, NULL,
-	  NULL },
+	{ "smtpd", "wharf_null_user",	{ "smtp_listen", "submission_listen",
+	  "submissions_listen" }, true, NULL, NULL },
 };
 const size_t master_nservices =
     sizeof(master_services) / sizeof(master_services[0]);

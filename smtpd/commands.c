@@ -2,7 +2,8 @@
  * smtpd/commands.c — the SMTP commands (RFC 5321 4.1.1) and extensions:
  * PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8
  * (RFC 6531), ENHANCEDSTATUSCODES (RFC 2034, codes from RFC 3463),
- * CHUNKING (RFC 3030), STARTTLS (RFC 3207), DSN (RFC 3461).
+ * CHUNKING (RFC 3030), STARTTLS (RFC 3207), DSN (RFC 3461); on the
+ * submission ports AUTH (RFC 4954, auth.c) and the MSA rules of RFC 6409.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,8 @@ cmd_helo(struct session *s, bool esmtp)
 	session_reply(s, "250-CHUNKING");
 	if (sd->tls != NULL && !s->tls)
 		session_reply(s, "250-STARTTLS");
+	if (s->submission && s->tls)	/* RFC 4954 4: after TLS only */
+		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250 DSN");
 }
 
@@ -53,11 +56,88 @@ need_helo(struct session *s)
 }
 
 static void
+mail_accept(struct session *s)
+{
+	s->from = s->cmd.path;
+	s->from_params = s->cmd.params;
+	s->in_tx = true;
+	session_reply(s, "250 2.1.0 Ok");
+}
+
+/* Submission: is the sender the user's, and is the user under its rate? */
+static void
+mail_reply(struct session *s, struct ipc_msg *msg)
+{
+	uint32_t	 status = AUTH_TEMPFAIL;
+	char		 mbox[ADDR_FORMAT_SIZE], safe[300];
+
+	if (msg != NULL && msg->hdr.type == AUTH_MAIL_R)
+		ipc_get_u32(msg, &status);
+	addr_format(&s->cmd.path, mbox, sizeof(mbox));
+	log_safe(safe, sizeof(safe), mbox, strlen(mbox));
+	switch (status) {
+	case AUTH_OK:
+		mail_accept(s);
+		break;
+	case AUTH_DENIED:
+		log_info("%s reject MAIL %s: not owned by user=%s", s->id,
+		    safe, s->auth_user);
+		session_error(s, "553 5.7.1 %s: Sender address rejected: not "
+		    "owned by user %s", safe, s->auth_user);
+		break;
+	case AUTH_TOOMANY:
+		log_info("%s reject MAIL %s: user=%s over its message rate",
+		    s->id, safe, s->auth_user);
+		session_reply(s, "451 4.7.1 Error: too many messages from "
+		    "you, try again later");
+		break;
+	default:
+		session_reply(s, "451 4.3.0 Error: temporary lookup failure");
+		break;
+	}
+	session_resume(s);
+}
+
+static void
+mail_ask(struct session *s)
+{
+	struct ipc_out	*o;
+	uint32_t	 id;
+	char		 mbox[ADDR_FORMAT_SIZE];
+
+	addr_mailbox(&s->cmd.path, mbox, sizeof(mbox));
+	if ((o = peer_begin(&s->sd->authd, AUTH_MAIL, &id)) != NULL) {
+		ipc_put_u64(o, s->auth_id);
+		ipc_put_str(o, mbox);
+		if (peer_send(&s->sd->authd, o, id, s, mail_reply) == 0) {
+			s->state = SMTP_STATE_WAIT;
+			io_pause_read(s->io);
+			return;
+		}
+	}
+	mail_reply(s, NULL);
+}
+
+/* RFC 6409 4.3 (auth before mail), RFC 8314 (TLS before auth). */
+static bool
+submission_ready(struct session *s)
+{
+	if (!s->submission || s->auth_id != 0)
+		return true;
+	if (!s->tls)
+		session_error(s, "530 5.7.0 Must issue a STARTTLS command "
+		    "first");
+	else
+		session_error(s, "530 5.7.0 Authentication required");
+	return false;
+}
+
+static void
 cmd_mail(struct session *s)
 {
 	struct smtp_params	*p = &s->cmd.params;
 
-	if (!need_helo(s))
+	if (!need_helo(s) || !submission_ready(s))
 		return;
 	if (s->in_tx) {
 		session_error(s, "503 5.5.1 Error: nested MAIL command");
@@ -78,10 +158,10 @@ cmd_mail(struct session *s)
 		    "supported");
 		return;
 	}
-	s->from = s->cmd.path;
-	s->from_params = *p;
-	s->in_tx = true;
-	session_reply(s, "250 2.1.0 Ok");
+	if (s->auth_id != 0)
+		mail_ask(s);
+	else
+		mail_accept(s);
 }
 
 static void
@@ -121,7 +201,7 @@ rcpt_reply(struct session *s, struct ipc_msg *msg)
 		    "User unknown", safe);
 		break;
 	case AUTH_NOTLOCAL:
-		if (s->relay_ok) {
+		if (s->relay_ok || s->auth_id != 0) {
 			add_rcpt(s);
 			session_reply(s, "250 2.1.5 Ok");
 			break;
@@ -129,6 +209,12 @@ rcpt_reply(struct session *s, struct ipc_msg *msg)
 		log_info("%s reject RCPT %s from [%s]: relay denied", s->id,
 		    safe, s->addr);
 		session_error(s, "554 5.7.1 %s: Relay access denied", safe);
+		break;
+	case AUTH_TOOMANY:
+		log_info("%s reject RCPT %s: user=%s over its recipient rate",
+		    s->id, safe, s->auth_user);
+		session_reply(s, "451 4.7.1 Error: too many recipients from "
+		    "you, try again later");
 		break;
 	default:
 		session_reply(s, "451 4.3.0 %s: Temporary lookup failure",
@@ -166,6 +252,8 @@ cmd_rcpt(struct session *s)
 	addr_mailbox(&s->cmd.path, mbox, sizeof(mbox));
 	if ((o = peer_begin(&s->sd->authd, AUTH_RCPT, &id)) != NULL) {
 		ipc_put_str(o, mbox);
+		if (s->auth_id != 0)	/* counted against its rate */
+			ipc_put_u64(o, s->auth_id);
 		if (peer_send(&s->sd->authd, o, id, s, rcpt_reply) == 0) {
 			s->state = SMTP_STATE_WAIT;
 			io_pause_read(s->io);
@@ -321,13 +409,14 @@ session_command(struct session *s, char *line, size_t len)
 		break;
 	case SMTP_VERB_HELP:
 		session_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA "
-		    "BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+		    "BDAT RSET NOOP QUIT VRFY HELP STARTTLS%s",
+		    s->submission ? " AUTH" : "");
 		break;
 	case SMTP_VERB_STARTTLS:
 		cmd_starttls(s);
 		break;
 	case SMTP_VERB_AUTH:
-		session_error(s, "503 5.5.1 Error: authentication not enabled");
+		auth_command(s);
 		break;
 	case SMTP_VERB_UNKNOWN:		/* the parser refuses these */
 		session_error(s, "500 5.5.1 Error: command not recognized");

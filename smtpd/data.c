@@ -56,7 +56,22 @@ flush_out(struct session *s)
 	buf_reset(&s->out);
 }
 
-/* Client bytes count against message_size_limit; ours do not. */
+/* Bytes of ours into the spool (not counted against the size limit). */
+void
+data_put(struct session *s, const void *data, size_t len)
+{
+	if (s->data_error != NULL)
+		return;
+	if (buf_add(&s->out, data, len) == -1) {
+		flush_out(s);
+		if (buf_add(&s->out, data, len) == -1)
+			s->data_error = "451 4.3.0 Error: queue file write error";
+	}
+	if (s->out.len >= FLUSH_AT)
+		flush_out(s);
+}
+
+/* Client bytes count against message_size_limit. */
 static void
 body_add(struct session *s, const void *data, size_t len)
 {
@@ -67,13 +82,10 @@ body_add(struct session *s, const void *data, size_t len)
 		s->data_error = "552 5.3.4 Error: message file too big";
 		return;
 	}
-	if (buf_add(&s->out, data, len) == -1) {
-		flush_out(s);
-		if (buf_add(&s->out, data, len) == -1)
-			s->data_error = "451 4.3.0 Error: queue file write error";
-	}
-	if (s->out.len >= FLUSH_AT)
-		flush_out(s);
+	if (submit_in_header(s))
+		submit_feed(s, data, len);
+	else
+		data_put(s, data, len);
 }
 
 static const char *
@@ -81,12 +93,15 @@ protocol(struct session *s)
 {
 	bool	 utf8 = (s->from_params.seen & SMTP_PARAM_SMTPUTF8) != 0;
 
+	static const char *const names[2][2][2] = {	/* utf8, tls, auth */
+		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+		{ { "UTF8SMTP", "UTF8SMTPA" }, { "UTF8SMTPS", "UTF8SMTPSA" } },
+	};
+
 	/* RFC 3848, RFC 6531 4.3 */
 	if (!s->esmtp)
 		return s->tls ? "SMTPS" : "SMTP";
-	if (utf8)
-		return s->tls ? "UTF8SMTPS" : "UTF8SMTP";
-	return s->tls ? "ESMTPS" : "ESMTP";
+	return names[utf8][s->tls][s->auth_id != 0];
 }
 
 /* RFC 5321 4.4: our trace line goes first. */
@@ -105,9 +120,13 @@ data_received_header(struct session *s)
 		tls_info_received(&ti, tls + 1, sizeof(tls) - 2);
 		strlcat(tls, ")\r\n\t", sizeof(tls));
 	}
-	buf_printf(&s->out, "Received: from %s ([%s])\r\n\tby %s (Wharf) "
-	    "with %s\r\n\t%sid %s", s->helo, s->addr, s->sd->hostname,
-	    protocol(s), tls, s->spool);
+	buf_printf(&s->out, "Received: from %s ([%s])\r\n", s->helo,
+	    s->addr);
+	if (s->auth_id != 0 && s->sd->received_auth)
+		buf_printf(&s->out, "\t(Authenticated sender: %s)\r\n",
+		    s->auth_user);
+	buf_printf(&s->out, "\tby %s (Wharf) with %s\r\n\t%sid %s",
+	    s->sd->hostname, protocol(s), tls, s->spool);
 	if (s->nrcpt == 1)
 		buf_printf(&s->out, "\r\n\tfor <%s>", s->rcpts[0].address);
 	buf_printf(&s->out, "; %s\r\n", date);
@@ -118,6 +137,8 @@ data_start(struct session *s)
 {
 	/* The body has its own clock: smtpd_data_timeout. */
 	ev_timer_stop(s->cmd_timer);
+	if (s->submission && s->data_error == NULL)
+		submit_start(s);
 	if (s->cmd.verb == SMTP_VERB_BDAT) {
 		if (s->data_error == NULL)
 			data_received_header(s);
@@ -281,7 +302,7 @@ put_envelope(struct session *s, struct ipc_out *o)
 	ipc_put_str(o, "");
 	ipc_put_str(o, s->helo);
 	ipc_put_str(o, protocol(s));
-	ipc_put_str(o, "");
+	ipc_put_str(o, s->auth_user != NULL ? s->auth_user : "");
 	ipc_put_u32(o, (uint32_t)s->nrcpt);
 	for (size_t i = 0; i < s->nrcpt; i++) {
 		ipc_put_str(o, s->rcpts[i].address);
@@ -294,11 +315,26 @@ put_envelope(struct session *s, struct ipc_out *o)
 void
 data_finish(struct session *s)
 {
+	ev_timer_stop(s->data_timer);
+	ev_timer_set(s->cmd_timer, s->sd->timeout);
+	s->state = SMTP_STATE_CMD;
+	if (s->submit != NULL && s->data_error == NULL) {
+		submit_finish(s);	/* then data_commit() */
+		return;
+	}
+	data_commit(s);
+}
+
+/*
+ * Commit the spool file to the queue (SMTP_STATE_WAIT until qmgr
+ * answers), or answer the error found in the body.
+ */
+void
+data_commit(struct session *s)
+{
 	struct ipc_out	*o;
 	uint32_t	 id;
 
-	ev_timer_stop(s->data_timer);
-	ev_timer_set(s->cmd_timer, s->sd->timeout);
 	flush_out(s);
 	s->state = SMTP_STATE_CMD;
 	if (s->data_error != NULL) {

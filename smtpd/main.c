@@ -1,12 +1,15 @@
 /*
- * smtpd — the SMTP server for mail from the Internet (port 25).
+ * smtpd — the SMTP server for mail from the Internet (port 25) and from
+ * users' mail clients (submission: 587 with STARTTLS, 465 with implicit
+ * TLS, both requiring AUTH).
  *
  * SECURITY
  *	The most exposed process: it parses bytes from anyone before any
  *	authentication.  It starts as root only to read the TLS key, then
  *	runs as wharf_null_user, chrooted to $run_dir/private, with no
  *	database connection and no secret but that key.  It asks authd about
- *	recipients and hands messages to qmgr over the UNIX sockets in its
+ *	recipients and passwords (AUTH: it never sees a password hash) and
+ *	hands messages to qmgr over the UNIX sockets in its
  *	chroot; the message body goes straight into a spool file whose
  *	descriptor qmgr passes it.  Every input has a limit (line lengths,
  *	recipients, message size, errors, connections, timeouts): see
@@ -15,8 +18,9 @@
  *	RFC 5321 (SMTP), RFC 1870 (SIZE), RFC 2034 and 3463 (enhanced status
  *	codes), RFC 2920 (PIPELINING), RFC 3030 (CHUNKING), RFC 3207
  *	(STARTTLS), RFC 3461 (DSN parameters), RFC 3848 (Received protocol
- *	names), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 8996 (TLS 1.2
- *	or newer).
+ *	names), RFC 4954 (AUTH), RFC 4616 (PLAIN), RFC 6152 (8BITMIME),
+ *	RFC 6409 (message submission), RFC 6531 (SMTPUTF8), RFC 8314
+ *	(implicit TLS for submission), RFC 8996 (TLS 1.2 or newer).
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -50,6 +54,9 @@ smtpd_settings(struct smtpd *sd, const struct conf *c)
 	sd->data_timeout = (uint64_t)conf_int(c, "smtpd_data_timeout");
 	sd->normalize_newlines = strcmp(conf_str(c, "smtpd_bare_newline"),
 	    "normalize") == 0;
+	sd->sender_any = strcmp(conf_str(c, "submission_sender_check"),
+	    "any") == 0;
+	sd->received_auth = conf_bool(c, "submission_received_auth");
 }
 
 /* As root: the TLS key is readable only by root. */
@@ -76,6 +83,8 @@ smtpd_init(struct service *svc, char **err_r)
 		l->fd = svc->listeners[i].fd;
 		l->implicit_tls = strcmp(svc->listeners[i].key,
 		    "submissions_listen") == 0;
+		l->submission = l->implicit_tls || strcmp(svc->listeners[i].key,
+		    "submission_listen") == 0;
 	}
 	if (sd->nlisteners == 0) {
 		*err_r = xstrdup("no listening sockets from the master");

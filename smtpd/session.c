@@ -102,6 +102,7 @@ session_tx_reset(struct session *s)
 	s->bdat_left = 0;
 	s->bdat_last = false;
 	buf_clear(&s->out);
+	submit_free(s);
 	ev_timer_stop(s->data_timer);
 }
 
@@ -128,6 +129,8 @@ session_free(struct session *s)
 			ipc_msg_end(o);
 		}
 	}
+	auth_reset(s);
+	free(s->auth_user);
 	ev_timer_del(&s->cmd_timer);
 	ev_timer_del(&s->data_timer);
 	io_free(&s->io);
@@ -270,8 +273,10 @@ session_greet(struct session *s)
 static void
 session_start(struct session *s, struct listener *l)
 {
+	s->submission = l->submission;
 	log_info("%s connect from [%s]%s", s->id, s->addr,
-	    l->implicit_tls ? " (implicit TLS)" : "");
+	    l->implicit_tls ? " (submission, implicit TLS)" : l->submission ?
+	    " (submission)" : "");
 	if (l->implicit_tls && s->sd->tls != NULL) {
 		s->implicit_tls = true;
 		s->state = SMTP_STATE_TLS;
@@ -419,6 +424,7 @@ session_input(struct session *s)
 				return;
 			continue;
 		case SMTP_STATE_CMD:
+		case SMTP_STATE_AUTH:
 			break;
 		default:
 			return;
@@ -430,11 +436,21 @@ session_input(struct session *s)
 		if ((r = io_getline(s->io, &line, &len, NULL)) == IO_LINE_MORE)
 			return;
 		ev_timer_set(s->cmd_timer, s->sd->timeout);
+		if (s->state == SMTP_STATE_AUTH && r == IO_LINE_TOOLONG) {
+			auth_reset(s);
+			s->state = SMTP_STATE_CMD;
+			session_error(s, "500 5.5.6 Error: authentication "
+			    "exchange line is too long");	/* RFC 4954 4 */
+			continue;
+		}
 		if (r == IO_LINE_TOOLONG) {
 			session_error(s, "500 5.5.2 Error: line too long");
 			continue;
 		}
-		session_command(s, line, len);
+		if (s->state == SMTP_STATE_AUTH)
+			auth_input(s, line, len);
+		else
+			session_command(s, line, len);
 	}
 }
 

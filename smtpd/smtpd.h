@@ -18,6 +18,7 @@ struct ipc_conn;
 struct ipc_msg;
 struct service;
 struct session;
+struct submit;
 
 /* A connection to authd or qmgr, re-made when it breaks. */
 struct peer {
@@ -35,7 +36,8 @@ struct listener {
 	struct smtpd	*sd;
 	int		 fd;
 	struct ev_io	*io;
-	bool		 implicit_tls;
+	bool		 implicit_tls;	/* submissions_listen (RFC 8314) */
+	bool		 submission;	/* submission(s)_listen: AUTH, RFC 6409 */
 };
 
 struct smtpd {
@@ -54,6 +56,8 @@ struct smtpd {
 	size_t		 conn_limit, client_limit, rcpt_limit, error_limit;
 	uint64_t	 timeout, data_timeout;
 	bool		 normalize_newlines;
+	bool		 sender_any;	/* submission_sender_check = any */
+	bool		 received_auth;	/* submission_received_auth */
 };
 
 enum smtp_state {
@@ -62,6 +66,7 @@ enum smtp_state {
 	SMTP_STATE_DATA,	/* reading the DATA body */
 	SMTP_STATE_BDAT,	/* reading a BDAT chunk */
 	SMTP_STATE_TLS,		/* STARTTLS handshake */
+	SMTP_STATE_AUTH,	/* reading an AUTH response line */
 	SMTP_STATE_CLOSING,	/* final reply queued */
 };
 
@@ -81,7 +86,13 @@ struct session {
 	char		 helo[256];
 	bool		 esmtp, tls, relay_ok, implicit_tls, greeted;
 	bool		 counted;	/* by authd: AUTH_DISCONNECT at the end */
+	bool		 submission;	/* on a submission listener */
 	unsigned	 errors;
+	/* AUTH (auth.c) */
+	uint64_t	 auth_id;	/* authd's user id once authenticated */
+	char		*auth_user;	/* the account, "local@domain" */
+	int		 auth_mech;	/* enum sasl_mech of the exchange */
+	char		*auth_login;	/* LOGIN: the user name given */
 	struct ev_timer	*cmd_timer, *data_timer;
 	struct pending	*pending;	/* the one request in flight */
 	/* the transaction */
@@ -98,6 +109,7 @@ struct session {
 	bool		 prev_crlf;	/* last DATA line ended in CRLF */
 	bool		 bdat_last;
 	uint64_t	 bdat_left;
+	struct submit	*submit;	/* submission: header checks */
 	struct smtp_cmd	 cmd;		/* the command being handled */
 };
 
@@ -123,6 +135,23 @@ void	data_input(struct session *);
 void	bdat_input(struct session *);
 void	data_received_header(struct session *);
 void	data_finish(struct session *);
+void	data_commit(struct session *);
+/* Bytes of ours into the spool (not counted against the size limit). */
+void	data_put(struct session *, const void *, size_t);
+
+/* auth.c: AUTH (RFC 4954) on submission */
+void	auth_command(struct session *);
+void	auth_input(struct session *, const char *line, size_t len);
+void	auth_reset(struct session *);
+
+/* submit.c: the message header on submission (RFC 6409 8) */
+void	submit_start(struct session *);
+void	submit_feed(struct session *, const uint8_t *, size_t);
+bool	submit_in_header(const struct session *);
+/* The body is complete: finish the header, check the senders, then
+   data_commit() or reject. */
+void	submit_finish(struct session *);
+void	submit_free(struct session *);
 
 /* peer.c: authd and qmgr */
 void	peer_init(struct smtpd *, struct peer *, const char *name,

@@ -50,10 +50,16 @@ cat <<INFO
     users:       $wharf user list
     demo user:   demo@demo.test  password: demo
     database:    psql -h $base/run/pgsql -U wharf wharf
-    send mail:   swaks --to demo@demo.test --server 127.0.0.1 --port 2525
+    receive:     swaks --to demo@demo.test --server 127.0.0.1 --port 2525
+    submit:      swaks --to demo@demo.test --from demo@demo.test \\
+                   --server 127.0.0.1 --port 5870 --tls \\
+                   --auth PLAIN --auth-user demo@demo.test --auth-password demo
     the queue:   $wharf queue list
-  SMTP listens on 127.0.0.1:2525; submission (5870, 4650), IMAP (1430,
-  9930) and the admin panel (8080) come with their daemons.
+    logins:      $wharf user log demo@demo.test
+  SMTP listens on 127.0.0.1:2525, submission on 5870 (STARTTLS) and 4650
+  (implicit TLS), with a self-signed certificate; a mail client takes
+  127.0.0.1:5870, STARTTLS, normal password, user demo@demo.test.
+  IMAP (1430, 9930) and the admin panel (8080) come with their daemons.
   Press Ctrl-C to stop everything.
 
 INFO

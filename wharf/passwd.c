@@ -5,7 +5,6 @@
  * verify them and rehash when the costs change.  The clear text is wiped
  * as soon as the hash exists.
  */
-#include <argon2.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +13,10 @@
 
 #include "buf.h"
 #include "conf.h"
-#include "xmalloc.h"
+#include "pwhash.h"
 #include "wharf.h"
 
 #define PASSWD_MAX	1024	/* buffer, so at most 1023 bytes */
-#define PASSWD_SALT_LEN	16
-#define PASSWD_HASH_LEN	32
 
 static int
 read_tty(const char *what, char *pw, size_t size)
@@ -81,30 +78,16 @@ read_line(const char *what, char *pw, size_t size)
 static char *
 hash(const struct conf *c, const char *what, const char *pw)
 {
-	uint8_t		 salt[PASSWD_SALT_LEN];
-	uint32_t	 t, m, p;
-	size_t		 len;
-	char		*enc;
-	int		 r;
+	struct pwhash_params	 pp;
+	char			*enc, *err;
 
 	/* The key table bounds each; argon2 refuses m < 8 p. */
-	t = (uint32_t)conf_int(c, "argon2_time_cost");
-	m = (uint32_t)(conf_int(c, "argon2_memory_cost") / 1024);
-	p = (uint32_t)conf_int(c, "argon2_parallelism");
-	if (getentropy(salt, sizeof(salt)) == -1) {
-		wharf_errx("%s: getentropy: %s", what, strerror(errno));
-		return NULL;
-	}
-	len = argon2_encodedlen(t, m, p, sizeof(salt), PASSWD_HASH_LEN,
-	    Argon2_id) + 1;
-	enc = xmalloc(len);
-	r = argon2id_hash_encoded(t, m, p, pw, strlen(pw), salt, sizeof(salt),
-	    PASSWD_HASH_LEN, enc, len);
-	if (r != ARGON2_OK) {
-		wharf_errx("%s: argon2id (t=%u m=%u KiB p=%u): %s", what, t,
-		    m, p, argon2_error_message(r));
-		free(enc);
-		return NULL;
+	pp.t_cost = (uint32_t)conf_int(c, "argon2_time_cost");
+	pp.m_cost_kib = (uint32_t)(conf_int(c, "argon2_memory_cost") / 1024);
+	pp.parallelism = (uint32_t)conf_int(c, "argon2_parallelism");
+	if ((enc = pwhash_new(&pp, pw, strlen(pw), &err)) == NULL) {
+		wharf_errx("%s: %s", what, err);
+		free(err);
 	}
 	return enc;
 }

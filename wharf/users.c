@@ -280,7 +280,8 @@ static int
 user_unlock(struct adm *a, int argc, char **argv)
 {
 	return user_change(a, argv[0], "UPDATE users u SET enabled = true, "
-	    "failed_logins = 0, locked_until = NULL FROM domains d "
+	    "failed_logins = 0, locked_until = NULL, last_failed_at = NULL "
+	    "FROM domains d "
 	    "WHERE u.domain_id = d.id AND d.name = $1 AND u.localpart = $2 "
 	    "RETURNING u.id", "unlocked");
 }
@@ -307,6 +308,98 @@ user_list(struct adm *a, int argc, char **argv)
 	    "FROM users u JOIN domains d ON d.id = u.domain_id "
 	    "WHERE $1 = '' OR d.name = $1 ORDER BY d.name, u.localpart",
 	    1, p);
+}
+
+/* The login audit of one account, newest first (authd writes it). */
+static int
+user_log(struct adm *a, int argc, char **argv)
+{
+	struct wharf_addr	 u;
+	const char		*p[2];
+	char			*account, count[24] = "20";
+	uint64_t		 n;
+	const char		*why;
+	int			 rc;
+
+	if (argc > 1 && str_to_u64(argv[1], 1, 100000, &n, &why) == -1) {
+		wharf_errx("%s: count '%s': %s", a->what, argv[1], why);
+		return WHARF_EXIT_ERR;
+	}
+	if (argc > 1)
+		snprintf(count, sizeof(count), "%llu", (unsigned long long)n);
+	if (parse_addr(a->what, argv[0], false, true, &u) == -1)
+		return WHARF_EXIT_ERR;
+	account = waddr_str(&u);
+	p[0] = account;
+	p[1] = count;
+	rc = adm_open(a) == -1 ? WHARF_EXIT_ERR : adm_list(a,
+	    "SELECT to_char(at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), service, "
+	    "coalesce(host(client_ip), '-'), result, coalesce(detail, '') "
+	    "FROM audit_log WHERE account = $1 "
+	    "ORDER BY at DESC, id DESC LIMIT $2::int", 2, p);
+	free(account);
+	waddr_clear(&u);
+	return rc;
+}
+
+/*
+ * Domain administrators: users who may submit mail as any address of
+ * the domain (sql/004_submission.sql).
+ * wharf domain admin add|del DOMAIN ADDRESS, wharf domain admin list
+ * [DOMAIN].
+ */
+static int
+domain_admin_change(struct adm *a, bool add, char *domain, char *user)
+{
+	struct wharf_addr	 u;
+	const char		*p[2];
+	char			*did = NULL, *uid = NULL;
+	int			 n = -1;
+
+	if (parse_domain(a->what, domain) == -1 ||
+	    parse_addr(a->what, user, false, true, &u) == -1)
+		return WHARF_EXIT_ERR;
+	if (adm_open(a) == 0 && (did = domain_id(a, domain)) != NULL &&
+	    (uid = user_id(a, &u)) != NULL) {
+		p[0] = did;
+		p[1] = uid;
+		n = adm_rows(a, add ? "INSERT INTO domain_admins (domain_id, "
+		    "user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING "
+		    "RETURNING 1" : "DELETE FROM domain_admins WHERE "
+		    "domain_id = $1 AND user_id = $2 RETURNING 1", 2, p);
+	}
+	if (n >= 0)
+		printf("wharf: %s@%s %s administrator of %s\n", u.local,
+		    u.domain, n == 0 ? (add ? "was already" : "was not") :
+		    (add ? "is now" : "is no longer"), domain);
+	free(did);
+	free(uid);
+	waddr_clear(&u);
+	return n >= 0 ? WHARF_EXIT_OK : WHARF_EXIT_ERR;
+}
+
+static int
+domain_admin(struct adm *a, int argc, char **argv)
+{
+	const char	*p[1];
+
+	if ((strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0) &&
+	    argc == 3)
+		return domain_admin_change(a, argv[0][0] == 'a', argv[1],
+		    argv[2]);
+	if (strcmp(argv[0], "list") != 0 || argc > 2)
+		return wharf_usage();
+	if (argc == 2 && parse_domain(a->what, argv[1]) == -1)
+		return WHARF_EXIT_ERR;
+	p[0] = argc == 2 ? argv[1] : "";
+	if (adm_open(a) == -1)
+		return WHARF_EXIT_ERR;
+	return adm_list(a, "SELECT d.name, u.localpart || '@' || ud.name "
+	    "FROM domain_admins x JOIN domains d ON d.id = x.domain_id "
+	    "JOIN users u ON u.id = x.user_id "
+	    "JOIN domains ud ON ud.id = u.domain_id "
+	    "WHERE $1 = '' OR d.name = $1 ORDER BY 1, 2", 1, p);
 }
 
 /*
@@ -500,12 +593,14 @@ static const struct adm_cmd {
 	{ "domain", "add", 1, 1, domain_add },
 	{ "domain", "del", 1, 1, domain_del },
 	{ "domain", "list", 0, 0, domain_list },
+	{ "domain", "admin", 1, 3, domain_admin },
 	{ "user", "add", 1, 1, user_add },
 	{ "user", "del", 1, 1, user_del },
 	{ "user", "passwd", 1, 1, user_passwd },
 	{ "user", "lock", 1, 1, user_lock },
 	{ "user", "unlock", 1, 1, user_unlock },
 	{ "user", "list", 0, 1, user_list },
+	{ "user", "log", 1, 2, user_log },
 	{ "alias", "add", 2, -1, alias_add },
 	{ "alias", "del", 1, -1, alias_del },
 	{ "alias", "list", 0, 1, alias_list },
