@@ -75,9 +75,14 @@ struct db {
 	char			*err;		/* cur's error so far */
 	unsigned		 depth;		/* loop entries running */
 	bool			 dying;		/* db_free() called */
+	char			*channel;	/* db_listen(); NULL: none */
+	db_notify_fn		*notify_fn;
+	void			*notify_arg;
+	bool			 was_ready;	/* connected before */
 };
 
 static void	db_connect_start(struct db *);
+static void	db_listen_again(struct db *);
 static void	db_send_next(struct db *);
 static void	db_io_cb(int, unsigned, void *);
 
@@ -201,6 +206,7 @@ static void
 db_destroy(struct db *db)
 {
 	free(db->conninfo);
+	free(db->channel);
 	free(db);
 }
 
@@ -308,6 +314,7 @@ db_ready(struct db *db)
 	db->state = DB_STATE_READY;
 	db->backoff_ms = DB_BACKOFF_MIN_MS;
 	log_debug("db connected");
+	db_listen_again(db);
 	db_send_next(db);
 }
 
@@ -440,14 +447,16 @@ db_collect(struct db *db)
 	}
 }
 
-/* Nobody LISTENs yet; drain so notifications do not pile up. */
+/* Notifications go to the listener; without one they are dropped. */
 static void
 db_drain_notifies(struct db *db)
 {
 	PGnotify	*n;
 
-	while ((n = PQnotifies(db->conn)) != NULL) {
-		log_debug("db notify channel=%s", n->relname);
+	while (db->state == DB_STATE_READY && !db->dying &&
+	    (n = PQnotifies(db->conn)) != NULL) {
+		if (db->notify_fn != NULL)
+			db->notify_fn(n->relname, n->extra, db->notify_arg);
 		PQfreemem(n);
 	}
 }
@@ -561,6 +570,59 @@ db_new(struct ev *ev, const char *conninfo)
 	ev_timer_stop(db->kick);
 	db_connect_start(db);
 	return db;
+}
+
+static void
+db_listen_result(PGresult *res, const char *err, void *arg)
+{
+	struct db	*db = arg;
+
+	if (res == NULL && strcmp(err, "shutdown") != 0)
+		db_log_warn("LISTEN failed", err);
+	(void)db;
+}
+
+/*
+ * (Re)issue LISTEN ahead of everything queued.  After a reconnect the
+ * listener hears (NULL, NULL): notifications may have been missed.
+ */
+static void
+db_listen_again(struct db *db)
+{
+	struct db_query	*q;
+	char		*sql;
+
+	if (db->channel == NULL) {
+		db->was_ready = true;
+		return;
+	}
+	/* The channel is an identifier checked by db_listen(): LISTEN takes
+	   no parameters. */
+	sql = xasprintf("LISTEN %s", db->channel);
+	q = db_query_new(db, sql, 0, NULL, db_listen_result, db);
+	free(sql);
+	TAILQ_INSERT_HEAD(&db->queue, q, entry);
+	if (db->was_ready)
+		db->notify_fn(NULL, NULL, db->notify_arg);
+	db->was_ready = true;
+}
+
+void
+db_listen(struct db *db, const char *channel, db_notify_fn *fn, void *arg)
+{
+	for (const char *c = channel; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || *c == '_'))
+			fatalx("db_listen: bad channel name");
+	if (db->channel != NULL)
+		fatalx("db_listen: one channel per connection");
+	db->channel = xstrdup(channel);
+	db->notify_fn = fn;
+	db->notify_arg = arg;
+	if (db->state == DB_STATE_READY) {
+		db->was_ready = false;
+		db_listen_again(db);
+		db_send_next(db);
+	}
 }
 
 void

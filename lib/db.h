@@ -42,6 +42,17 @@ void	db_query(struct db *, const char *sql, int nparams,
 size_t	db_queued(const struct db *);
 
 /*
+ * LISTEN on channel (lower-case letters and '_': it is written into the
+ * statement) now and after every reconnect; fn gets each notification
+ * (channel, payload) from the loop.  After a reconnect fn gets (NULL,
+ * NULL) once: notifications sent meanwhile were lost, so re-read the
+ * state.  One channel per connection.
+ */
+typedef void db_notify_fn(const char *channel, const char *payload,
+	    void *arg);
+void	db_listen(struct db *, const char *channel, db_notify_fn *, void *arg);
+
+/*
  * The libpq conninfo for the main.conf `database` value and a role (NULL:
  * the owner role "wharf"): "embedded" -> host=<run_dir>/pgsql dbname=wharf
  * user=<role>, values quoted as libpq wants; anything else is returned as

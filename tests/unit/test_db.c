@@ -873,26 +873,61 @@ test_async_connect_fail(void **state)
 	ev_free(&ev);
 }
 
+/* What a db_listen() listener heard. */
+struct heard {
+	int	 n, resync;
+	char	 last[64];
+};
+
+static void
+heard_cb(const char *channel, const char *payload, void *arg)
+{
+	struct heard	*h = arg;
+
+	if (channel == NULL) {
+		h->resync++;
+		return;
+	}
+	assert_string_equal(channel, "wharf_test");
+	snprintf(h->last, sizeof(h->last), "%s", payload);
+	h->n++;
+}
+
 static void
 test_async_notify(void **state)
 {
 	struct ev	*ev = ev_new();
 	struct db	*db = db_new(ev, main_conninfo);
-	struct result	 r[3];
+	struct result	 r[3], pid;
+	struct heard	 h = { 0, 0, "" };
 	int		 i, seen = notifies_seen;
 
 	memset(r, 0, sizeof(r));
-	query(db, "LISTEN wharf_test", NULL, 0, result_cb, &r[0]);
+	memset(&pid, 0, sizeof(pid));
+	db_listen(db, "wharf_test", heard_cb, &h);
 	query(db, "SELECT pg_notify('wharf_test', $1)", "x", 0, result_cb,
 	    &r[1]);
 	query(db, "NOTIFY wharf_test, 'y'", NULL, 0, result_cb, &r[2]);
 	assert_true(run_until(ev, &r[2].called, 1, 10000));
-	for (i = 0; i < 3; i++) {
+	for (i = 1; i < 3; i++) {
 		assert_ok(&r[i], NULL);
 		result_clear(&r[i]);
 	}
-	/* Drained (and freed) as they arrive. */
-	assert_int_equal(notifies_seen - seen, 2);
+	assert_true(run_until(ev, &h.n, 2, 10000));
+	assert_string_equal(h.last, "y");
+	assert_int_equal(h.resync, 0);
+	assert_int_equal(notifies_seen, seen);	/* not logged, delivered */
+	/* After a lost connection: LISTEN again, and one resync call. */
+	query_wait(ev, db, "SELECT pg_backend_pid()::text", NULL, &pid);
+	terminate(pid.value);
+	memset(r, 0, sizeof(r));
+	assert_true(run_until(ev, &h.resync, 1, 20000));
+	query(db, "NOTIFY wharf_test, 'z'", NULL, 0, result_cb, &r[0]);
+	assert_true(run_until(ev, &h.n, 3, 10000));
+	assert_string_equal(h.last, "z");
+	assert_true(run_until(ev, &r[0].called, 1, 10000));
+	result_clear(&r[0]);
+	result_clear(&pid);
 	db_free(&db);
 	ev_free(&ev);
 }
