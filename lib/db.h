@@ -44,9 +44,9 @@ size_t	db_queued(const struct db *);
 /*
  * LISTEN on channel (lower-case letters and '_': it is written into the
  * statement) now and after every reconnect; fn gets each notification
- * (channel, payload) from the loop.  After a reconnect fn gets (NULL,
- * NULL) once: notifications sent meanwhile were lost, so re-read the
- * state.  One channel per connection.
+ * (channel, payload) from the loop.  After a reconnect fn is called once
+ * with (NULL, NULL): notifications sent meanwhile were lost, so re-read
+ * the state.  One channel per connection.
  */
 typedef void db_notify_fn(const char *channel, const char *payload,
 	    void *arg);

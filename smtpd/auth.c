@@ -15,6 +15,7 @@
 #include "io.h"
 #include "ipc.h"
 #include "log.h"
+#include "peer.h"
 #include "proto_auth.h"
 #include "sasl.h"
 #include "xmalloc.h"
@@ -40,8 +41,9 @@ auth_done(struct session *s)
 }
 
 static void
-auth_reply(struct session *s, struct ipc_msg *msg)
+auth_reply(void *arg, struct ipc_msg *msg)
 {
+	struct session	*s = arg;
 	uint32_t	 status = AUTH_TEMPFAIL;
 	uint64_t	 id = 0;
 	const char	*account = "";
@@ -73,13 +75,13 @@ auth_check(struct session *s, const char *user, const char *pw)
 
 	s->state = SMTP_STATE_WAIT;
 	io_pause_read(s->io);
-	if ((o = peer_begin(&s->sd->authd, AUTH_PASSWORD, &id)) != NULL) {
+	if ((o = peer_begin(s->sd->authd, AUTH_PASSWORD, &id)) != NULL) {
 		ipc_put_str(o, "smtpd");
 		ipc_put_str(o, user);
 		ipc_put_str(o, pw);
 		ipc_put_str(o, s->addr);
 		ipc_put_str(o, sasl_mech_name(s->auth_mech));
-		if (peer_send(&s->sd->authd, o, id, s, auth_reply) == 0)
+		if (peer_send(s->sd->authd, o, id, s, &s->pending, auth_reply) == 0)
 			return;
 	}
 	auth_reply(s, NULL);

@@ -15,6 +15,7 @@
 #include "io.h"
 #include "ipc.h"
 #include "log.h"
+#include "peer.h"
 #include "proto_auth.h"
 #include "proto_queue.h"
 #include "xmalloc.h"
@@ -66,8 +67,9 @@ mail_accept(struct session *s)
 
 /* Submission: is the sender the user's, and is the user under its rate? */
 static void
-mail_reply(struct session *s, struct ipc_msg *msg)
+mail_reply(void *arg, struct ipc_msg *msg)
 {
+	struct session	*s = arg;
 	uint32_t	 status = AUTH_TEMPFAIL;
 	char		 mbox[ADDR_FORMAT_SIZE], safe[300];
 
@@ -106,10 +108,10 @@ mail_ask(struct session *s)
 	char		 mbox[ADDR_FORMAT_SIZE];
 
 	addr_mailbox(&s->cmd.path, mbox, sizeof(mbox));
-	if ((o = peer_begin(&s->sd->authd, AUTH_MAIL, &id)) != NULL) {
+	if ((o = peer_begin(s->sd->authd, AUTH_MAIL, &id)) != NULL) {
 		ipc_put_u64(o, s->auth_id);
 		ipc_put_str(o, mbox);
-		if (peer_send(&s->sd->authd, o, id, s, mail_reply) == 0) {
+		if (peer_send(s->sd->authd, o, id, s, &s->pending, mail_reply) == 0) {
 			s->state = SMTP_STATE_WAIT;
 			io_pause_read(s->io);
 			return;
@@ -181,8 +183,9 @@ add_rcpt(struct session *s)
 }
 
 static void
-rcpt_reply(struct session *s, struct ipc_msg *msg)
+rcpt_reply(void *arg, struct ipc_msg *msg)
 {
+	struct session	*s = arg;
 	char		 mbox[ADDR_FORMAT_SIZE], safe[300];
 	uint32_t	 status = AUTH_TEMPFAIL;
 
@@ -250,11 +253,11 @@ cmd_rcpt(struct session *s)
 		s->cmd.path.domain_type = ADDR_DOMAIN_NAME;
 	}
 	addr_mailbox(&s->cmd.path, mbox, sizeof(mbox));
-	if ((o = peer_begin(&s->sd->authd, AUTH_RCPT, &id)) != NULL) {
+	if ((o = peer_begin(s->sd->authd, AUTH_RCPT, &id)) != NULL) {
 		ipc_put_str(o, mbox);
 		if (s->auth_id != 0)	/* counted against its rate */
 			ipc_put_u64(o, s->auth_id);
-		if (peer_send(&s->sd->authd, o, id, s, rcpt_reply) == 0) {
+		if (peer_send(s->sd->authd, o, id, s, &s->pending, rcpt_reply) == 0) {
 			s->state = SMTP_STATE_WAIT;
 			io_pause_read(s->io);
 			return;
@@ -264,8 +267,9 @@ cmd_rcpt(struct session *s)
 }
 
 static void
-spool_reply(struct session *s, struct ipc_msg *msg)
+spool_reply(void *arg, struct ipc_msg *msg)
 {
+	struct session	*s = arg;
 	uint32_t	 status = QUEUE_TEMPFAIL;
 	const char	*spool = "";
 
@@ -292,8 +296,8 @@ ask_spool(struct session *s)
 	struct ipc_out	*o;
 	uint32_t	 id;
 
-	if ((o = peer_begin(&s->sd->qmgr, QUEUE_SPOOL, &id)) != NULL &&
-	    peer_send(&s->sd->qmgr, o, id, s, spool_reply) == 0) {
+	if ((o = peer_begin(s->sd->qmgr, QUEUE_SPOOL, &id)) != NULL &&
+	    peer_send(s->sd->qmgr, o, id, s, &s->pending, spool_reply) == 0) {
 		s->state = SMTP_STATE_WAIT;
 		io_pause_read(s->io);
 		return;

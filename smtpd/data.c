@@ -22,6 +22,7 @@
 #include "io.h"
 #include "ipc.h"
 #include "log.h"
+#include "peer.h"
 #include "proto_queue.h"
 #include "tls.h"
 #include "smtpd.h"
@@ -258,8 +259,9 @@ bdat_input(struct session *s)
 }
 
 static void
-commit_reply(struct session *s, struct ipc_msg *msg)
+commit_reply(void *arg, struct ipc_msg *msg)
 {
+	struct session	*s = arg;
 	uint32_t	 status = QUEUE_TEMPFAIL;
 	const char	*qid = "";
 	char		 from[ADDR_FORMAT_SIZE], safe[300];
@@ -345,9 +347,10 @@ data_commit(struct session *s)
 	}
 	close(s->spool_fd);
 	s->spool_fd = -1;
-	if ((o = peer_begin(&s->sd->qmgr, QUEUE_COMMIT, &id)) != NULL) {
+	if ((o = peer_begin(s->sd->qmgr, QUEUE_COMMIT, &id)) != NULL) {
 		put_envelope(s, o);
-		if (peer_send(&s->sd->qmgr, o, id, s, commit_reply) == 0) {
+		if (peer_send(s->sd->qmgr, o, id, s, &s->pending,
+		    commit_reply) == 0) {
 			s->state = SMTP_STATE_WAIT;
 			io_pause_read(s->io);
 			return;

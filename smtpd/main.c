@@ -30,6 +30,7 @@
 #include "ev.h"
 #include "io.h"
 #include "log.h"
+#include "peer.h"
 #include "proto_auth.h"
 #include "proto_queue.h"
 #include "service.h"
@@ -98,9 +99,9 @@ smtpd_start(struct service *svc, char **err_r)
 {
 	struct smtpd	*sd = svc->arg;
 
-	peer_init(sd, &sd->authd, "authd", AUTH_SOCKET_NAME, AUTH_PROTO,
+	sd->authd = peer_new(svc, "authd", AUTH_SOCKET_NAME, AUTH_PROTO,
 	    AUTH_PROTO_VERSION);
-	peer_init(sd, &sd->qmgr, "qmgr", QUEUE_SOCKET_NAME, QUEUE_PROTO,
+	sd->qmgr = peer_new(svc, "qmgr", QUEUE_SOCKET_NAME, QUEUE_PROTO,
 	    QUEUE_PROTO_VERSION);
 	for (size_t i = 0; i < sd->nlisteners; i++) {
 		struct listener *l = &sd->listeners[i];
@@ -139,8 +140,8 @@ smtpd_cleanup(struct service *svc)
 	for (size_t i = 0; i < sd->nlisteners; i++)
 		ev_io_del(&sd->listeners[i].io);
 	free(sd->listeners);
-	peer_close(&sd->authd);
-	peer_close(&sd->qmgr);
+	peer_free(&sd->authd);
+	peer_free(&sd->qmgr);
 	tls_ctx_free(&sd->tls);
 }
 

@@ -21,6 +21,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "net.h"
+#include "peer.h"
 #include "proto_auth.h"
 #include "proto_queue.h"
 #include "service.h"
@@ -77,7 +78,7 @@ session_tx_reset(struct session *s)
 {
 	if (s->spool != NULL) {
 		uint32_t	 id;
-		struct ipc_out	*o = peer_begin(&s->sd->qmgr, QUEUE_ABORT, &id);
+		struct ipc_out	*o = peer_begin(s->sd->qmgr, QUEUE_ABORT, &id);
 
 		if (o != NULL) {
 			ipc_put_str(o, s->spool);
@@ -117,11 +118,11 @@ session_free(struct session *s)
 			break;
 		}
 	sd->nsessions--;
-	peer_session_gone(s);
+	peer_forget(&s->pending);
 	session_tx_reset(s);
 	if (s->counted) {		/* authd's count of this client */
 		uint32_t	 id;
-		struct ipc_out	*o = peer_begin(&sd->authd, AUTH_DISCONNECT,
+		struct ipc_out	*o = peer_begin(sd->authd, AUTH_DISCONNECT,
 				    &id);
 
 		if (o != NULL) {
@@ -228,8 +229,9 @@ session_new(struct smtpd *sd, int fd, const char *addr)
  * whether the client may relay (mynetworks).
  */
 static void
-connect_reply(struct session *s, struct ipc_msg *msg)
+connect_reply(void *arg, struct ipc_msg *msg)
 {
+	struct session	*s = arg;
 	uint32_t	 status = AUTH_TEMPFAIL, relay = 0;
 
 	if (msg != NULL && msg->hdr.type == AUTH_CONNECT_R) {
@@ -261,10 +263,10 @@ session_greet(struct session *s)
 
 	s->state = SMTP_STATE_WAIT;
 	io_pause_read(s->io);
-	if ((o = peer_begin(&s->sd->authd, AUTH_CONNECT, &id)) != NULL) {
+	if ((o = peer_begin(s->sd->authd, AUTH_CONNECT, &id)) != NULL) {
 		ipc_put_str(o, s->addr);
 		ipc_put_u32(o, (uint32_t)s->sd->client_limit);
-		if (peer_send(&s->sd->authd, o, id, s, connect_reply) == 0)
+		if (peer_send(s->sd->authd, o, id, s, &s->pending, connect_reply) == 0)
 			return;
 	}
 	connect_reply(s, NULL);

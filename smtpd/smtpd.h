@@ -16,21 +16,11 @@ struct ev_timer;
 struct io;
 struct ipc_conn;
 struct ipc_msg;
+struct peer;
+struct peer_req;
 struct service;
 struct session;
 struct submit;
-
-/* A connection to authd or qmgr, re-made when it breaks. */
-struct peer {
-	struct smtpd	*sd;
-	const char	*name;		/* "authd", "qmgr" */
-	char		*path;
-	uint32_t	 proto, version;
-	struct ipc_conn	*conn;
-	struct ev_timer	*retry;
-};
-
-typedef void peer_reply_fn(struct session *, struct ipc_msg *);
 
 struct listener {
 	struct smtpd	*sd;
@@ -45,7 +35,7 @@ struct smtpd {
 	SSL_CTX		*tls;
 	struct listener	*listeners;
 	size_t		 nlisteners;
-	struct peer	 authd, qmgr;
+	struct peer	*authd, *qmgr;	/* lib/peer */
 	struct session	*sessions;
 	size_t		 nsessions;
 	uint64_t	 next_id;
@@ -94,7 +84,7 @@ struct session {
 	int		 auth_mech;	/* enum sasl_mech of the exchange */
 	char		*auth_login;	/* LOGIN: the user name given */
 	struct ev_timer	*cmd_timer, *data_timer;
-	struct pending	*pending;	/* the one request in flight */
+	struct peer_req	*pending;	/* the one request in flight */
 	/* the transaction */
 	bool		 in_tx;
 	struct addr	 from;
@@ -152,15 +142,5 @@ bool	submit_in_header(const struct session *);
    data_commit() or reject. */
 void	submit_finish(struct session *);
 void	submit_free(struct session *);
-
-/* peer.c: authd and qmgr */
-void	peer_init(struct smtpd *, struct peer *, const char *name,
-	    const char *sock, uint32_t proto, uint32_t version);
-void	peer_close(struct peer *);
-/* Send a request for s; fn gets the reply or NULL (unavailable). */
-struct ipc_out *peer_begin(struct peer *, uint32_t type, uint32_t *id_r);
-int	peer_send(struct peer *, struct ipc_out *, uint32_t id,
-	    struct session *, peer_reply_fn *);
-void	peer_session_gone(struct session *);
 
 #endif

@@ -23,6 +23,7 @@
 #include "io.h"
 #include "ipc.h"
 #include "log.h"
+#include "peer.h"
 #include "proto_auth.h"
 #include "xmalloc.h"
 #include "smtpd.h"
@@ -226,8 +227,9 @@ check_done(struct session *s)
 }
 
 static void
-check_reply(struct session *s, struct ipc_msg *msg)
+check_reply(void *arg, struct ipc_msg *msg)
 {
+	struct session	*s = arg;
 	struct submit	*sb = s->submit;
 	uint32_t	 status = AUTH_TEMPFAIL;
 	char		 safe[300];
@@ -266,10 +268,10 @@ check_next(struct session *s)
 	}
 	s->state = SMTP_STATE_WAIT;
 	io_pause_read(s->io);
-	if ((o = peer_begin(&s->sd->authd, AUTH_SENDER, &id)) != NULL) {
+	if ((o = peer_begin(s->sd->authd, AUTH_SENDER, &id)) != NULL) {
 		ipc_put_u64(o, s->auth_id);
 		ipc_put_str(o, sb->check[sb->next]);
-		if (peer_send(&s->sd->authd, o, id, s, check_reply) == 0)
+		if (peer_send(s->sd->authd, o, id, s, &s->pending, check_reply) == 0)
 			return;
 	}
 	check_reply(s, NULL);

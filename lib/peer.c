@@ -1,11 +1,5 @@
 /*
- * smtpd/peer.c — smtpd's connections to authd and qmgr.
- *
- * One connection each per smtpd process, made at start and re-made a
- * second after it breaks.  A request belongs to one session; if the
- * session goes away first, the answer is dropped.  A request that cannot
- * be sent, or whose answer does not come within PEER_TIMEOUT_MS, is
- * answered NULL and the session replies 4xx.
+ * lib/peer.c — connections to another Wharf daemon; see peer.h.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +9,22 @@
 #include "ipc.h"
 #include "log.h"
 #include "service.h"
+#include "peer.h"
 #include "xmalloc.h"
-#include "smtpd.h"
 
-#define PEER_TIMEOUT_MS		30000
-#define PEER_RETRY_MS		1000
+struct peer {
+	struct service	*svc;
+	const char	*name;		/* "authd", "qmgr" */
+	char		*path;
+	uint32_t	 proto, version;
+	struct ipc_conn	*conn;
+	struct ev_timer	*retry;
+};
 
-struct pending {
-	struct session	*s;
-	peer_reply_fn	*fn;
+struct peer_req {
+	void		 *owner;	/* NULL: forgotten */
+	struct peer_req	**slot;
+	peer_reply_fn	 *fn;
 };
 
 static void	peer_connect(void *);
@@ -44,8 +45,8 @@ peer_on_close(struct ipc_conn *conn, const char *reason, void *arg)
 
 	log_warnx("%s: connection closed: %s", p->name, reason);
 	ipc_conn_free(&p->conn);	/* pending requests get NULL */
-	if (p->retry == NULL && !p->sd->svc->stopping)
-		p->retry = ev_timer_add(p->sd->svc->ev, PEER_RETRY_MS,
+	if (p->retry == NULL && !p->svc->stopping)
+		p->retry = ev_timer_add(p->svc->ev, PEER_RETRY_MS,
 		    peer_connect, p);
 	(void)conn;
 }
@@ -65,23 +66,23 @@ peer_connect(void *arg)
 	if ((fd = ipc_connect_unix(p->path, &err)) == -1) {
 		log_warnx("%s: %s", p->name, err);
 		free(err);
-		p->retry = ev_timer_add(p->sd->svc->ev, PEER_RETRY_MS,
+		p->retry = ev_timer_add(p->svc->ev, PEER_RETRY_MS,
 		    peer_connect, p);
 		return;
 	}
-	if ((p->conn = ipc_conn_new(p->sd->svc->ev, fd, &peer_handler,
+	if ((p->conn = ipc_conn_new(p->svc->ev, fd, &peer_handler,
 	    p)) == NULL)
 		return;
 	ipc_send_hello(p->conn, p->proto, p->version);
 }
 
-void
-peer_init(struct smtpd *sd, struct peer *p, const char *name,
-    const char *sock, uint32_t proto, uint32_t version)
+struct peer *
+peer_new(struct service *svc, const char *name, const char *sock,
+    uint32_t proto, uint32_t version)
 {
-	struct service	*svc = sd->svc;
+	struct peer	*p = xcalloc(1, sizeof(*p));
 
-	p->sd = sd;
+	p->svc = svc;
 	p->name = name;
 	p->proto = proto;
 	p->version = version;
@@ -89,15 +90,21 @@ peer_init(struct smtpd *sd, struct peer *p, const char *name,
 	p->path = svc->chroot != NULL ? xasprintf("/%s", sock) :
 	    xasprintf("%s/private/%s", conf_str(svc->conf, "run_dir"), sock);
 	peer_connect(p);
+	return p;
 }
 
 void
-peer_close(struct peer *p)
+peer_free(struct peer **pp)
 {
+	struct peer	*p = *pp;
+
+	if (p == NULL)
+		return;
 	ev_timer_del(&p->retry);
 	ipc_conn_free(&p->conn);
 	free(p->path);
-	p->path = NULL;
+	free(p);
+	*pp = NULL;
 }
 
 struct ipc_out *
@@ -112,38 +119,39 @@ peer_begin(struct peer *p, uint32_t type, uint32_t *id_r)
 static void
 peer_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 {
-	struct pending	*pd = arg;
-	struct session	*s = pd->s;
-	peer_reply_fn	*fn = pd->fn;
+	struct peer_req	*r = arg;
+	void		*owner = r->owner;
+	peer_reply_fn	*fn = r->fn;
 
-	free(pd);
-	if (s == NULL)
-		return;
-	s->pending = NULL;
-	fn(s, msg);
+	if (owner != NULL)
+		*r->slot = NULL;
+	free(r);
+	if (owner != NULL)
+		fn(owner, msg);
 	(void)conn;
 }
 
 int
-peer_send(struct peer *p, struct ipc_out *o, uint32_t id, struct session *s,
-    peer_reply_fn *fn)
+peer_send(struct peer *p, struct ipc_out *o, uint32_t id, void *owner,
+    struct peer_req **slot, peer_reply_fn *fn)
 {
-	struct pending	*pd;
+	struct peer_req	*r;
 
 	if (ipc_msg_end(o) == -1)
 		return -1;
-	pd = xcalloc(1, sizeof(*pd));
-	pd->s = s;
-	pd->fn = fn;
-	s->pending = pd;
-	ipc_conn_expect(p->conn, id, PEER_TIMEOUT_MS, peer_reply, pd);
+	r = xcalloc(1, sizeof(*r));
+	r->owner = owner;
+	r->slot = slot;
+	r->fn = fn;
+	*slot = r;
+	ipc_conn_expect(p->conn, id, PEER_TIMEOUT_MS, peer_reply, r);
 	return 0;
 }
 
 void
-peer_session_gone(struct session *s)
+peer_forget(struct peer_req **slot)
 {
-	if (s->pending != NULL)
-		s->pending->s = NULL;
-	s->pending = NULL;
+	if (*slot != NULL)
+		(*slot)->owner = NULL;
+	*slot = NULL;
 }
