@@ -170,6 +170,25 @@ const struct conf_key conf_keys[] = {
 	  "reject|normalize",
 	  "A bare LF or CR in DATA: reject the message, or store it with "
 	  "CRLF line ends (the end of data is CRLF.CRLF either way)" },
+	{ "imap_login_timeout", CONF_TIME, "1m", 1 * SEC, 1 * HOUR, 0, NULL,
+	  "How long an IMAP client may stay connected without logging in" },
+	{ "imap_timeout", CONF_TIME, "30m", 30 * MIN, 1 * DAY, 0, NULL,
+	  "How long a logged-in IMAP client may stay silent, IDLE included "
+	  "(RFC 9051 5.4: at least 30 minutes)" },
+	{ "imap_line_limit", CONF_SIZE, "64k", 1 * KIB, 16 * MIB, 0, NULL,
+	  "Longest IMAP command line, literals not counted (longer: BYE)" },
+	{ "imap_literal_limit", CONF_SIZE, "64k", 1 * KIB, 64 * MIB, 0, NULL,
+	  "Largest literal in an IMAP command other than APPEND (APPEND: "
+	  "message_size_limit); larger ones are refused before they are "
+	  "read" },
+	{ "imap_connection_limit", CONF_INT, "1000", 1, 1000000, 0, NULL,
+	  "Most IMAP connections one imapd process serves at once" },
+	{ "imap_client_connection_limit", CONF_INT, "50", 1, 1000000, 0, NULL,
+	  "Most IMAP connections from one client address to one imapd "
+	  "process" },
+	{ "imap_plaintext_loopback", CONF_BOOL, "no", 0, 0, 0, NULL,
+	  "Allow IMAP logins without TLS from loopback addresses (127.0.0.0/8, "
+	  "::1)" },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);

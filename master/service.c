@@ -42,6 +42,8 @@ const struct service_def master_services[] = {
 	  "wharf_authd" },
 	{ "deliver", "wharf_user",	{ NULL },    true,  "deliver",
 	  "wharf_deliver" },
+	{ "imapd", "wharf_user",	{ "imap_listen", "imaps_listen" },
+	  true, NULL, "wharf_imapd" },
 	{ "qmgr", "wharf_user",		{ NULL },    false, "qmgr",
 	  "wharf_qmgr" },
 	{ "smtpd", "wharf_null_user",	{ "smtp_listen", "submission_listen",

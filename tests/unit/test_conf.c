@@ -302,6 +302,13 @@ static const struct want_key want_keys[] = {
 	{ "smtpd_timeout", CONF_TIME, "5m", 1000, 3600000, 0 },
 	{ "smtpd_data_timeout", CONF_TIME, "10m", 1000, 86400000, 0 },
 	{ "smtpd_bare_newline", CONF_ENUM, "reject", 0, 0, 0 },
+	{ "imap_login_timeout", CONF_TIME, "1m", 1000, 3600000, 0 },
+	{ "imap_timeout", CONF_TIME, "30m", 1800000, 86400000, 0 },
+	{ "imap_line_limit", CONF_SIZE, "64k", 1024, 16777216, 0 },
+	{ "imap_literal_limit", CONF_SIZE, "64k", 1024, 67108864, 0 },
+	{ "imap_connection_limit", CONF_INT, "1000", 1, 1000000, 0 },
+	{ "imap_client_connection_limit", CONF_INT, "50", 1, 1000000, 0 },
+	{ "imap_plaintext_loopback", CONF_BOOL, "no", 0, 0, 0 },
 };
 #define NWANT	(sizeof(want_keys) / sizeof(want_keys[0]))
 

@@ -1,0 +1,428 @@
+/*
+ * imapd/commands.c — the command table, and the commands of the
+ * not-authenticated state and of any state (RFC 9051 6.1, 6.2): CAPABILITY,
+ * NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE (SASL PLAIN, RFC 4959
+ * SASL-IR), ENABLE (RFC 5161), ID (RFC 2971), NAMESPACE (RFC 2342), IDLE
+ * (RFC 2177), CHECK.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <bsd/string.h>
+
+#include "buf.h"
+#include "imap_parse.h"
+#include "io.h"
+#include "ipc.h"
+#include "log.h"
+#include "peer.h"
+#include "proto_auth.h"
+#include "sasl.h"
+#include "xmalloc.h"
+#include "imapd.h"
+
+#define S_NOTAUTH	(1u << IMAP_STATE_NOTAUTH)
+#define S_AUTH		(1u << IMAP_STATE_AUTH)
+#define S_SELECTED	(1u << IMAP_STATE_SELECTED)
+#define S_ANY		(S_NOTAUTH | S_AUTH | S_SELECTED)
+#define S_LOGGEDIN	(S_AUTH | S_SELECTED)
+
+/* What is offered in every state (RFC 9051 7.2.2), and after login. */
+#define CAPS_COMMON	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
+			"UNSELECT"
+#define CAPS_LOGGEDIN	"UTF8=ACCEPT"
+
+const char *
+capability_string(const struct session *s)
+{
+	bool	 plain_ok = s->tls || (s->loopback &&
+		    s->d->plaintext_loopback);
+
+	if (s->state != IMAP_STATE_NOTAUTH)
+		return CAPS_COMMON " " CAPS_LOGGEDIN;
+	if (!s->tls && s->d->tls != NULL)
+		return plain_ok ? CAPS_COMMON " STARTTLS AUTH=PLAIN" :
+		    CAPS_COMMON " STARTTLS LOGINDISABLED";
+	return plain_ok ? CAPS_COMMON " AUTH=PLAIN" :
+	    CAPS_COMMON " LOGINDISABLED";
+}
+
+static bool
+login_allowed(struct session *s)
+{
+	return s->tls || (s->loopback && s->d->plaintext_loopback);
+}
+
+static bool
+no_args(struct session *s)
+{
+	if (s->cmd.nargs == 0)
+		return true;
+	cmd_done(s, "BAD", "%s takes no arguments", s->cmd.name);
+	return false;
+}
+
+static void
+cmd_capability(struct session *s)
+{
+	if (!no_args(s))
+		return;
+	session_printf(s, "* CAPABILITY %s", capability_string(s));
+	cmd_done(s, "OK", "CAPABILITY completed");
+}
+
+static void
+noop_done(struct session *s)
+{
+	cmd_done(s, "OK", "%s completed", s->cmd.name);
+}
+
+/* NOOP, CHECK: a chance for the server to say what changed. */
+static void
+cmd_noop(struct session *s)
+{
+	if (!no_args(s))
+		return;
+	if (s->state == IMAP_STATE_SELECTED)
+		mbox_sync(s, true, noop_done);
+	else
+		noop_done(s);
+}
+
+static void
+cmd_logout(struct session *s)
+{
+	if (!no_args(s))
+		return;
+	session_printf(s, "* BYE Logging out");
+	cmd_done(s, "OK", "LOGOUT completed");
+	s->closing = true;
+	s->state = IMAP_STATE_LOGOUT;
+	io_pause_read(s->io);
+	io_close_after_flush(s->io);
+}
+
+static void
+cmd_starttls(struct session *s)
+{
+	if (!no_args(s))
+		return;
+	if (s->tls || s->d->tls == NULL) {
+		cmd_done(s, "BAD", "TLS %s", s->tls ? "already active" :
+		    "not available");
+		return;
+	}
+	session_printf(s, "%s OK Begin TLS negotiation now", s->cmd.tag);
+	s->wait = WAIT_TLS;
+	/* RFC 9051 6.2.1: anything pipelined after STARTTLS is dropped. */
+	io_starttls(s->io, s->d->tls, true);
+}
+
+/* ---- LOGIN and AUTHENTICATE: authd checks the password ---- */
+
+static void
+login_reply(void *arg, struct ipc_msg *msg)
+{
+	struct session	*s = arg;
+	uint32_t	 status = AUTH_TEMPFAIL;
+	uint64_t	 id = 0;
+	const char	*account = "";
+
+	if (msg != NULL && msg->hdr.type == AUTH_PASSWORD_R &&
+	    (ipc_get_u32(msg, &status) == -1 || ipc_get_u64(msg, &id) == -1 ||
+	    ipc_get_str(msg, &account) == -1 || ipc_get_end(msg) == -1))
+		status = AUTH_TEMPFAIL;
+	if (status == AUTH_OK && id != 0) {
+		s->user_id = id;
+		s->user = xstrdup(account);
+		s->state = IMAP_STATE_AUTH;
+		log_info("%s login user=%s [%s]", s->id, account, s->addr);
+		cmd_done(s, "OK", "[CAPABILITY %s] Logged in",
+		    capability_string(s));
+	} else if (status == AUTH_FAILED)
+		cmd_done(s, "NO", "[AUTHENTICATIONFAILED] Authentication "
+		    "failed");
+	else
+		cmd_done(s, "NO", "[UNAVAILABLE] Temporary authentication "
+		    "failure, try again later");
+}
+
+static void
+login_check(struct session *s, const char *user, const char *pw,
+    const char *mech)
+{
+	struct ipc_out	*o;
+	uint32_t	 id;
+
+	if ((o = peer_begin(s->d->authd, AUTH_PASSWORD, &id)) != NULL) {
+		ipc_put_str(o, "imapd");
+		ipc_put_str(o, user);
+		ipc_put_str(o, pw);
+		ipc_put_str(o, s->addr);
+		ipc_put_str(o, mech);
+		if (peer_send(s->d->authd, o, id, s, &s->pending,
+		    login_reply) == 0)
+			return;
+	}
+	login_reply(s, NULL);
+}
+
+static void
+cmd_login(struct session *s)
+{
+	const char	*user, *pw;
+	size_t		 ulen, plen;
+
+	if (s->cmd.nargs != 2 ||
+	    !imap_arg_astring(&s->cmd.args[0], &user, &ulen) ||
+	    !imap_arg_astring(&s->cmd.args[1], &pw, &plen)) {
+		cmd_done(s, "BAD", "Syntax: LOGIN user password");
+		return;
+	}
+	if (!login_allowed(s)) {
+		cmd_done(s, "NO", "[PRIVACYREQUIRED] LOGIN needs TLS "
+		    "(STARTTLS) first");
+		return;
+	}
+	if (strlen(user) != ulen || strlen(pw) != plen ||
+	    plen > SASL_PASSWORD_MAX || ulen > SASL_FIELD_MAX) {
+		cmd_done(s, "NO", "[AUTHENTICATIONFAILED] Authentication "
+		    "failed");
+		return;
+	}
+	login_check(s, user, pw, "LOGIN");
+}
+
+/* The decoded PLAIN message (RFC 4616); proxy authorization refused. */
+static void
+auth_plain(struct session *s, const char *b64, size_t len)
+{
+	struct buf		 msg;
+	struct sasl_plain	 p;
+
+	buf_init(&msg, SASL_PLAIN_MSG_MAX + 1);
+	if ((len != 1 || b64[0] != '=') &&
+	    sasl_b64_decode(b64, len, &msg) == -1) {
+		buf_wipe(&msg);
+		cmd_done(s, "BAD", "Invalid base64 response");
+		return;
+	}
+	if (sasl_plain_parse(BUF_DATA(&msg), msg.len, &p, NULL) == -1 ||
+	    (p.authzid[0] != '\0' && strcasecmp(p.authzid, p.authcid) != 0)) {
+		buf_wipe(&msg);
+		sasl_plain_clear(&p);
+		cmd_done(s, "NO", "[AUTHENTICATIONFAILED] Authentication "
+		    "failed");
+		return;
+	}
+	buf_wipe(&msg);
+	s->wait = WAIT_CMD;
+	login_check(s, p.authcid, p.passwd, "PLAIN");
+	sasl_plain_clear(&p);
+}
+
+static void
+cmd_authenticate(struct session *s)
+{
+	const char	*mech, *ir;
+
+	if (s->cmd.nargs < 1 || s->cmd.nargs > 2 ||
+	    !imap_arg_atom(&s->cmd.args[0], &mech) || (s->cmd.nargs == 2 &&
+	    !imap_arg_atom(&s->cmd.args[1], &ir))) {
+		cmd_done(s, "BAD", "Syntax: AUTHENTICATE mechanism "
+		    "[initial-response]");
+		return;
+	}
+	if (sasl_mech_parse(mech) != SASL_MECH_PLAIN) {
+		cmd_done(s, "NO", "Unsupported authentication mechanism");
+		return;
+	}
+	if (!login_allowed(s)) {
+		cmd_done(s, "NO", "[PRIVACYREQUIRED] Authentication needs TLS "
+		    "(STARTTLS) first");
+		return;
+	}
+	if (s->cmd.nargs == 2) {		/* RFC 4959 SASL-IR */
+		auth_plain(s, ir, strlen(ir));
+		return;
+	}
+	session_printf(s, "+ ");
+	s->wait = WAIT_AUTH;
+}
+
+/* The client's response line to "+ " (RFC 9051 6.2.2). */
+void
+auth_input(struct session *s, const char *line, size_t len)
+{
+	imap_parser_reset(s->parser);
+	if (sasl_is_cancel(line, len)) {
+		cmd_done(s, "BAD", "Authentication cancelled");
+		return;
+	}
+	auth_plain(s, line, len);
+}
+
+/* ---- any state ---- */
+
+static void
+cmd_id(struct session *s)
+{
+	if (s->cmd.nargs != 1 || (s->cmd.args[0].type != IMAP_ARG_NIL &&
+	    s->cmd.args[0].type != IMAP_ARG_LIST)) {
+		cmd_done(s, "BAD", "Syntax: ID (field value ...) or ID NIL");
+		return;
+	}
+	session_printf(s, "* ID (\"name\" \"Wharf\" \"vendor\" \"Wharf\")");
+	cmd_done(s, "OK", "ID completed");
+}
+
+/* RFC 5161; only what is implemented is enabled. */
+static void
+cmd_enable(struct session *s)
+{
+	char		 enabled[200] = "";
+	const char	*cap;
+
+	if (s->cmd.nargs == 0) {
+		cmd_done(s, "BAD", "Syntax: ENABLE capability ...");
+		return;
+	}
+	for (size_t i = 0; i < s->cmd.nargs; i++) {
+		if (!imap_arg_atom(&s->cmd.args[i], &cap)) {
+			cmd_done(s, "BAD", "Syntax: ENABLE capability ...");
+			return;
+		}
+		if (strcasecmp(cap, "UTF8=ACCEPT") == 0 && !s->utf8) {
+			s->utf8 = true;
+			imap_parser_set_utf8(s->parser, true);
+			strlcat(enabled, " UTF8=ACCEPT", sizeof(enabled));
+		}
+	}
+	session_printf(s, "* ENABLED%s", enabled);
+	cmd_done(s, "OK", "ENABLE completed");
+}
+
+static void
+cmd_namespace(struct session *s)
+{
+	if (!no_args(s))
+		return;
+	session_printf(s, "* NAMESPACE ((\"\" \"/\")) NIL NIL");
+	cmd_done(s, "OK", "NAMESPACE completed");
+}
+
+/* ---- IDLE (RFC 2177): changes are pushed until DONE ---- */
+
+static void
+idle_started(struct session *s)
+{
+	session_printf(s, "+ idling");
+	s->wait = WAIT_IDLE;
+}
+
+static void
+cmd_idle(struct session *s)
+{
+	if (!no_args(s))
+		return;
+	if (s->state == IMAP_STATE_SELECTED)
+		mbox_sync(s, true, idle_started);
+	else
+		idle_started(s);
+}
+
+/* A NOTIFY for the selected mailbox while idling. */
+static void
+idle_synced(struct session *s)
+{
+	if (s->wait == WAIT_CMD)	/* still idling: back to waiting */
+		s->wait = WAIT_IDLE;
+}
+
+void
+idle_notify(struct session *s)
+{
+	if (s->wait != WAIT_IDLE)
+		return;
+	s->wait = WAIT_CMD;	/* one sync at a time */
+	mbox_sync(s, true, idle_synced);
+}
+
+void
+idle_input(struct session *s, const char *line, size_t len)
+{
+	imap_parser_reset(s->parser);
+	if (len != 4 || strncasecmp(line, "DONE", 4) != 0) {
+		cmd_done(s, "BAD", "Expected DONE");
+		return;
+	}
+	cmd_done(s, "OK", "IDLE terminated");
+}
+
+/* ---- the table ---- */
+
+static const struct command {
+	const char	*name;
+	unsigned	 states;
+	bool		 uid;		/* may follow UID */
+	void		(*fn)(struct session *);
+} commands[] = {
+	{ "CAPABILITY", S_ANY, false, cmd_capability },
+	{ "NOOP", S_ANY, false, cmd_noop },
+	{ "LOGOUT", S_ANY, false, cmd_logout },
+	{ "STARTTLS", S_NOTAUTH, false, cmd_starttls },
+	{ "LOGIN", S_NOTAUTH, false, cmd_login },
+	{ "AUTHENTICATE", S_NOTAUTH, false, cmd_authenticate },
+	{ "ID", S_ANY, false, cmd_id },
+	{ "ENABLE", S_LOGGEDIN, false, cmd_enable },
+	{ "NAMESPACE", S_LOGGEDIN, false, cmd_namespace },
+	{ "IDLE", S_LOGGEDIN, false, cmd_idle },
+	{ "SELECT", S_LOGGEDIN, false, cmd_select },
+	{ "EXAMINE", S_LOGGEDIN, false, cmd_select },
+	{ "CHECK", S_SELECTED, false, cmd_noop },
+	{ "CLOSE", S_SELECTED, false, cmd_close },
+	{ "UNSELECT", S_SELECTED, false, cmd_unselect },
+	{ "EXPUNGE", S_SELECTED, true, cmd_expunge },
+};
+
+static const struct command *
+command_find(const char *name, bool uid)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcasecmp(commands[i].name, name) == 0 &&
+		    (!uid || commands[i].uid))
+			return &commands[i];
+	return NULL;
+}
+
+void
+command_run(struct session *s)
+{
+	const struct command	*c;
+	const char		*name = s->cmd.name;
+
+	if (strcmp(name, "UID") == 0) {
+		if (s->cmd.nargs == 0 || !imap_arg_atom(&s->cmd.args[0],
+		    &name)) {
+			cmd_done(s, "BAD", "Syntax: UID command arguments");
+			return;
+		}
+		s->cmd.uid = true;
+		s->cmd.args++;
+		s->cmd.nargs--;
+	}
+	if ((c = command_find(name, s->cmd.uid)) == NULL) {
+		cmd_done(s, "BAD", "Unknown command");
+		return;
+	}
+	if (!(c->states & (1u << s->state))) {
+		cmd_done(s, "BAD", "%s not allowed %s", c->name,
+		    s->state == IMAP_STATE_NOTAUTH ? "before login" :
+		    s->state == IMAP_STATE_AUTH ? "without a selected mailbox" :
+		    "after login");
+		return;
+	}
+	s->cmd.name = c->name;
+	c->fn(s);
+}

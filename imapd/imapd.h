@@ -1,0 +1,200 @@
+/* imapd — private header.  See imapd/main.c for the overview. */
+#ifndef WHARF_IMAPD_H
+#define WHARF_IMAPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+#include <libpq-fe.h>
+
+#include "buf.h"
+
+struct db;
+struct ev_io;
+struct ev_timer;
+struct imap_arg;
+struct imap_parser;
+struct io;
+struct ipc_msg;
+struct peer;
+struct peer_req;
+struct service;
+struct session;
+
+struct listener {
+	struct imapd	*d;
+	int		 fd;
+	struct ev_io	*io;
+	bool		 implicit_tls;	/* imaps_listen */
+};
+
+struct imapd {
+	struct service	*svc;
+	SSL_CTX		*tls;
+	struct listener	*listeners;
+	size_t		 nlisteners;
+	struct peer	*authd;
+	struct db	*db;
+	struct session	*sessions;
+	size_t		 nsessions;
+	uint64_t	 next_id;
+	char		*blob_dir;	/* $state_dir/blobs */
+	/* settings */
+	const char	*hostname;
+	size_t		 line_max, literal_max, append_max;
+	uint64_t	 login_timeout, timeout;
+	size_t		 conn_limit, client_limit, user_limit;
+	bool		 plaintext_loopback;
+};
+
+enum imap_state {
+	IMAP_STATE_NOTAUTH,
+	IMAP_STATE_AUTH,
+	IMAP_STATE_SELECTED,
+	IMAP_STATE_LOGOUT,
+};
+
+/* The selected mailbox as this session knows it (RFC 9051 2.3.1). */
+struct mbox {
+	uint64_t	 id;
+	char		*name;		/* UTF-8 */
+	bool		 readonly;	/* EXAMINE */
+	uint32_t	 uidvalidity;
+	uint32_t	 uidnext;	/* as last reported */
+	uint64_t	 modseq;	/* changes up to this one are known */
+	uint32_t	*uids;		/* sequence number n: uids[n - 1] */
+	size_t		 n, cap;
+	size_t		 nrecent;	/* \Recent for rev1: see mbox.c */
+	bool		 expunge_pending; /* seen, not yet reported */
+};
+
+/* The command being run: one at a time per session (RFC 9051 5.5). */
+struct cmd {
+	const char		*tag;
+	const char		*name;		/* upper case, "UID" dropped */
+	bool			 uid;		/* UID FETCH, UID STORE, ... */
+	const struct imap_arg	*args;
+	size_t			 nargs;
+	void			*state;		/* the command's own */
+	void			(*state_free)(void *);
+	/* Output fell low: a long response (FETCH) writes more. */
+	void			(*lowat)(struct session *);
+};
+
+enum sess_wait {
+	WAIT_NONE,		/* reading commands */
+	WAIT_CMD,		/* a command runs (db, authd, output) */
+	WAIT_LITERAL,		/* "+ Ready" sent, literal coming */
+	WAIT_AUTH,		/* AUTHENTICATE: a response line */
+	WAIT_IDLE,		/* IDLE: waiting for DONE */
+	WAIT_TLS,		/* STARTTLS handshake */
+};
+
+struct session {
+	struct session	*next;
+	struct imapd	*d;
+	char		 id[24];
+	struct io	*io;
+	enum imap_state	 state;
+	enum sess_wait	 wait;
+	char		 addr[64];	/* client IP, numeric */
+	bool		 tls, implicit_tls, loopback;
+	bool		 utf8;		/* ENABLE UTF8=ACCEPT or IMAP4rev2 */
+	bool		 rev2;		/* ENABLE IMAP4rev2 */
+	bool		 condstore, qresync;
+	bool		 closing;
+	uint64_t	 user_id;
+	char		*user;		/* "local@domain" */
+	struct imap_parser *parser;
+	struct mbox	*sel;		/* SELECTED state */
+	struct cmd	 cmd;
+	struct peer_req	*pending;	/* authd */
+	struct ev_timer	*timer;		/* autologout */
+	struct ev_timer	*resume;	/* next command, from the loop */
+	struct buf	 out;		/* a response being built */
+	char		*auth_mech;	/* AUTHENTICATE in progress */
+};
+
+/* session.c */
+void	session_accept(int fd, unsigned events, void *arg);
+void	session_free(struct session *);
+void	session_free_all(struct imapd *);
+void	session_shutdown(struct session *);
+void	session_input(struct session *);
+void	session_bye(struct session *, const char *text);
+/* Untagged and continuation responses: "* ..." CRLF added. */
+void	session_printf(struct session *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Write s->out (a response built with buf_* and imap_fmt_*) and reset it. */
+void	session_flush_out(struct session *);
+/*
+ * End the running command with its tagged response ("OK", "NO", "BAD")
+ * and text (which may start with a "[CODE]"); reading goes on.
+ */
+void	cmd_done(struct session *, const char *status, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* cmd_done() after reporting pending mailbox changes (NOOP & co). */
+void	cmd_done_sync(struct session *, bool expunges, const char *status,
+	    const char *text);
+
+/* commands.c: the command table and the commands of any state */
+void	command_run(struct session *);
+const char *capability_string(const struct session *);
+void	auth_input(struct session *, const char *line, size_t len);
+void	idle_input(struct session *, const char *line, size_t len);
+void	idle_notify(struct session *);
+
+/* mbox.c: SELECT/EXAMINE, the selected mailbox and its changes */
+void	cmd_select(struct session *);
+void	cmd_close(struct session *);
+void	cmd_unselect(struct session *);
+void	mbox_free(struct mbox **);
+/*
+ * Read the mailbox's changes since s->sel->modseq and report them
+ * (taking over s->cmd.state: a command's own is released first):
+ * EXPUNGE (only when expunges is true: not during FETCH, STORE, SEARCH,
+ * RFC 9051 7.5.1), EXISTS, and FETCH FLAGS for messages changed by
+ * others; then fn(s).
+ */
+void	mbox_sync(struct session *, bool expunges, void (*fn)(struct session *));
+/* Sequence number of uid, 0 when not in the view. */
+size_t	mbox_seq(const struct mbox *, uint32_t uid);
+char	*mbox_name_arg(struct session *, const struct imap_arg *);
+int	mbox_set(struct session *, const struct imap_arg *, bool uid,
+	    uint32_t **uids_r, size_t *n_r);
+char	*mbox_uids_pg(const uint32_t *, size_t);
+void	mbox_expunged(struct session *, PGresult *, int col);
+
+/* expunge.c: EXPUNGE, UID EXPUNGE (RFC 4315), CLOSE's silent expunge */
+void	cmd_expunge(struct session *);
+void	mbox_expunge_silent(struct session *, void (*fn)(struct session *));
+void	imapd_notify(const char *channel, const char *payload, void *arg);
+
+/* flags.c */
+#define FLAG_SEEN		0x01
+#define FLAG_ANSWERED		0x02
+#define FLAG_FLAGGED		0x04
+#define FLAG_DELETED		0x08
+#define FLAG_DRAFT		0x10
+#define FLAG_KEYWORD_MAX	100	/* octets of one keyword */
+#define FLAG_KEYWORDS_MAX	100	/* keywords in one list */
+struct flag_list {
+	char	**v;
+	size_t	 n;
+};
+int	flags_pg_array(const char *, void (*fn)(const char *, size_t, void *),
+	    void *arg);
+void	flags_write(struct buf *, unsigned flags, const char *keywords);
+int	flags_parse(const struct imap_arg *, unsigned *bits_r,
+	    struct flag_list *);
+void	flags_list_free(struct flag_list *);
+char	*flags_pg_literal(const struct flag_list *);
+
+/* mailbox_db.c: all of imapd's SQL (role wharf_imapd, sql/005_imapd.sql) */
+typedef void mdb_fn(PGresult *res, const char *err, void *arg);
+void	mdb_query(struct imapd *, const char *sql, int n,
+	    const char *const *params, mdb_fn *, void *arg);
+extern const char mdb_select_sql[], mdb_sync_sql[], mdb_expunge_sql[];
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * imapd/mailbox_db.c — every statement of the wharf_imapd role, to be read
+ * against its grants (sql/005_imapd.sql).
+ *
+ * Rules all of them keep:
+ *  - every row touched belongs to the session's user: mailboxes by
+ *    (user_id, name) or by an id that came from such a lookup;
+ *  - a change to messages takes one new modseq from its mailbox
+ *    (UPDATE mailboxes ... RETURNING highestmodseq: the row lock orders
+ *    the changes of one mailbox by commit, so a reader that sees
+ *    highestmodseq H sees every change up to H) and NOTIFYs wharf_mailbox
+ *    with the mailbox id in the same statement;
+ *  - expunging deletes the row, logs it in expunged with that modseq and
+ *    drops the blob reference.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "db.h"
+#include "imapd.h"
+
+#define MDB_TIMEOUT_MS	60000
+
+void
+mdb_query(struct imapd *d, const char *sql, int n, const char *const *params,
+    mdb_fn *fn, void *arg)
+{
+	db_query(d->db, sql, n, params, MDB_TIMEOUT_MS, fn, arg);
+}
+
+/* ---- selecting (mbox.c) ---- */
+
+/*
+ * $1 user id, $2 name: one row per message (uid, flags, keywords) in uid
+ * order, each with the mailbox's id, uidvalidity, uidnext, highestmodseq;
+ * one row with NULL uid for an empty mailbox; none when it does not
+ * exist.  One statement, one snapshot.
+ */
+const char mdb_select_sql[] =
+    "SELECT mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq, m.uid, "
+    "  m.flags, m.keywords "
+    "FROM mailboxes mb LEFT JOIN messages m ON m.mailbox_id = mb.id "
+    "WHERE mb.user_id = $1 AND mb.name = $2 ORDER BY m.uid";
+
+/*
+ * $1 mailbox id, $2 modseq known: what changed since.  Rows: kind ('x'
+ * expunged, 'm' a message added or changed), uid, flags, keywords,
+ * modseq; every row also carries the mailbox's highestmodseq and uidnext
+ * and there is always one 'b' row with them (none: the mailbox is gone).
+ */
+const char mdb_sync_sql[] =
+    "WITH mb AS (SELECT highestmodseq, uidnext FROM mailboxes "
+    "  WHERE id = $1) "
+    "SELECT 'b' AS k, 0::bigint AS uid, 0 AS flags, '{}'::text[] AS kw, "
+    "  0::bigint AS modseq, mb.highestmodseq, mb.uidnext FROM mb "
+    "UNION ALL "
+    "SELECT 'x', e.uid, 0, '{}', e.modseq, mb.highestmodseq, mb.uidnext "
+    "  FROM mb, expunged e WHERE e.mailbox_id = $1 AND e.modseq > $2 "
+    "UNION ALL "
+    "SELECT 'm', m.uid, m.flags, m.keywords, m.modseq, mb.highestmodseq, "
+    "  mb.uidnext FROM mb, messages m "
+    "  WHERE m.mailbox_id = $1 AND m.modseq > $2 "
+    "ORDER BY 2, 1";
+
+/* ---- mailboxes (mailboxes.c) ---- */
+
+/* ---- fetch and store (fetch.c, store.c) ---- */
+
+/* ---- search (search.c) ---- */
+
+/* ---- append, copy, move (append.c, copy.c) ---- */
+
+/* ---- expunge (expunge.c) ---- */
+
+/*
+ * $1 mailbox id, $2 NULL or a bigint[] of UIDs: remove the messages with
+ * \Deleted (among those UIDs), log them in expunged under one new
+ * modseq, drop their blob references, NOTIFY.  Rows: the UIDs removed.
+ */
+const char mdb_expunge_sql[] =
+    "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
+    "  WHERE id = $1 AND EXISTS (SELECT 1 FROM messages "
+    "  WHERE mailbox_id = $1 AND flags & 8 <> 0 "
+    "  AND ($2::bigint[] IS NULL OR uid = ANY ($2::bigint[]))) "
+    "  RETURNING highestmodseq), "
+    "del AS (DELETE FROM messages m USING mb WHERE m.mailbox_id = $1 "
+    "  AND m.flags & 8 <> 0 "
+    "  AND ($2::bigint[] IS NULL OR m.uid = ANY ($2::bigint[])) "
+    "  RETURNING m.uid, m.blob_id, mb.highestmodseq AS modseq), "
+    "log AS (INSERT INTO expunged (mailbox_id, uid, modseq) "
+    "  SELECT $1, uid, modseq FROM del ON CONFLICT (mailbox_id, uid) "
+    "  DO UPDATE SET modseq = EXCLUDED.modseq), "
+    "ref AS (UPDATE blobs b SET refcount = b.refcount - d.n "
+    "  FROM (SELECT blob_id, count(*) AS n FROM del GROUP BY blob_id) d "
+    "  WHERE b.id = d.blob_id), "
+    "note AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM mb) "
+    "SELECT uid, (SELECT count(*) FROM note) FROM del ORDER BY uid";
