@@ -164,7 +164,12 @@ auth_response(struct session *s, const char *b64, size_t len)
 	buf_wipe(&msg);
 }
 
-static bool
+/*
+ * Whether AUTH may be used now; else the reply is sent.  Checked before
+ * the command's arguments, so a port without AUTH or a session without
+ * TLS says so whatever the argument looks like.
+ */
+bool
 auth_allowed(struct session *s)
 {
 	if (!s->submission) {
@@ -174,6 +179,10 @@ auth_allowed(struct session *s)
 	if (!s->tls) {		/* RFC 4954 4 */
 		session_error(s, "538 5.7.11 Encryption required for "
 		    "requested authentication mechanism");
+		return false;
+	}
+	if (s->helo[0] == '\0' || !s->esmtp) {	/* RFC 4954 4: after EHLO */
+		session_error(s, "503 5.5.1 Error: send EHLO first");
 		return false;
 	}
 	if (s->auth_id != 0) {

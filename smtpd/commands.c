@@ -373,6 +373,8 @@ session_command(struct session *s, char *line, size_t len)
 		    SMTP_PARAM_SMTPUTF8) ? SMTP_PARSE_F_UTF8 : 0;
 
 	if (smtp_proto_cmd_parse(line, len, flags, &s->cmd) == -1) {
+		if (s->cmd.verb == SMTP_VERB_AUTH && !auth_allowed(s))
+			return;
 		session_error(s, "%u %s %s", s->cmd.err.code, s->cmd.err.enh,
 		    s->cmd.err.text);
 		return;

@@ -131,6 +131,7 @@ void	data_put(struct session *, const void *, size_t);
 
 /* auth.c: AUTH (RFC 4954) on submission */
 void	auth_command(struct session *);
+bool	auth_allowed(struct session *);
 void	auth_input(struct session *, const char *line, size_t len);
 void	auth_reset(struct session *);
 

@@ -132,21 +132,31 @@ senders_add(struct session *s, const char *p, size_t n)
 	}
 }
 
-/* A field name: printable US-ASCII but ":" (RFC 5322 2.2). */
+/*
+ * A field name: printable US-ASCII but ":" (RFC 5322 2.2), then the
+ * colon, with white space before it allowed (obs-optional, 4.5: MIME
+ * parsers and MUAs take "From : x" as From:).  The name's length, with
+ * *colon_r the colon's offset; 0 when the line is no field.
+ */
 static size_t
-field_name_len(const char *p, size_t n)
+field_name_len(const char *p, size_t n, size_t *colon_r)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == ':')
-			return i;
-		if (p[i] < 33 || p[i] > 126)
-			return 0;
-	}
-	return 0;
+	size_t	 i = 0, name;
+
+	while (i < n && p[i] >= 33 && p[i] <= 126 && p[i] != ':')
+		i++;
+	name = i;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (name == 0 || i >= n || p[i] != ':')
+		return 0;
+	*colon_r = i;
+	return name;
 }
 
 static void
-header_field(struct session *s, const char *p, size_t n, size_t name)
+header_field(struct session *s, const char *p, size_t n, size_t name,
+    size_t colon)
 {
 	struct submit	*sb = s->submit;
 
@@ -161,7 +171,7 @@ header_field(struct session *s, const char *p, size_t n, size_t name)
 		sb->field = FIELD_SENDER;
 	if (sb->field != FIELD_OTHER) {
 		senders_add(s, sb->field == FIELD_FROM ? "F" : "S", 1);
-		senders_add(s, p + name + 1, n - name - 1);
+		senders_add(s, p + colon + 1, n - colon - 1);
 	}
 }
 
@@ -171,18 +181,20 @@ header_line(struct session *s)
 {
 	struct submit	*sb = s->submit;
 	const char	*p = (const char *)BUF_DATA(&sb->line);
-	size_t		 n = sb->line.len, text = n, name;
+	size_t		 n = sb->line.len, text = n, name, colon;
 
 	while (text > 0 && (p[text - 1] == '\n' || p[text - 1] == '\r'))
 		text--;
 	if (text > 0 && (p[0] == ' ' || p[0] == '\t')) {
 		if (sb->field != FIELD_OTHER)	/* folded (RFC 5322 2.2.3) */
 			senders_add(s, p, n);
-	} else if (text > 0 && (name = field_name_len(p, text)) > 0)
-		header_field(s, p, n, name);
+	} else if (text > 0 && (name = field_name_len(p, text, &colon)) > 0)
+		header_field(s, p, n, name, colon);
 	else {			/* the empty line, or already body text */
 		senders_end(sb);
 		add_missing(s);
+		if (text > 0)	/* no empty line: the header ends here */
+			data_put(s, "\r\n", 2);
 	}
 	data_put(s, p, n);
 	buf_reset(&sb->line);
