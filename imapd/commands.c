@@ -121,6 +121,8 @@ cmd_starttls(struct session *s)
 
 /* ---- LOGIN and AUTHENTICATE: authd checks the password ---- */
 
+static void	login_count(struct session *);
+
 static void
 login_reply(void *arg, struct ipc_msg *msg)
 {
@@ -136,16 +138,58 @@ login_reply(void *arg, struct ipc_msg *msg)
 	if (status == AUTH_OK && id != 0) {
 		s->user_id = id;
 		s->user = xstrdup(account);
-		s->state = IMAP_STATE_AUTH;
-		log_info("%s login user=%s [%s]", s->id, account, s->addr);
-		cmd_done(s, "OK", "[CAPABILITY %s] Logged in",
-		    capability_string(s));
+		login_count(s);
 	} else if (status == AUTH_FAILED)
 		cmd_done(s, "NO", "[AUTHENTICATIONFAILED] Authentication "
 		    "failed");
 	else
 		cmd_done(s, "NO", "[UNAVAILABLE] Temporary authentication "
 		    "failure, try again later");
+}
+
+/* The user's sessions over every imapd: imap_user_connection_limit. */
+static void
+login_counted(void *arg, struct ipc_msg *msg)
+{
+	struct session	*s = arg;
+	uint32_t	 status = AUTH_TEMPFAIL, relay;
+
+	if (msg != NULL && msg->hdr.type == AUTH_CONNECT_R) {
+		ipc_get_u32(msg, &status);
+		ipc_get_u32(msg, &relay);
+	}
+	if (status == AUTH_TOOMANY) {
+		log_info("%s login user=%s [%s] refused: too many sessions",
+		    s->id, s->user, s->addr);
+		free(s->user);
+		s->user = NULL;
+		s->user_id = 0;
+		cmd_done(s, "NO", "[LIMIT] Too many sessions for this user");
+		return;
+	}
+	s->counted_user = status == AUTH_OK;
+	s->state = IMAP_STATE_AUTH;
+	log_info("%s login user=%s [%s]", s->id, s->user, s->addr);
+	cmd_done(s, "OK", "[CAPABILITY %s] Logged in", capability_string(s));
+}
+
+static void
+login_count(struct session *s)
+{
+	struct ipc_out	*o;
+	uint32_t	 id;
+	char		 key[80];
+
+	snprintf(key, sizeof(key), "imapuser/%llu",
+	    (unsigned long long)s->user_id);
+	if ((o = peer_begin(s->d->authd, AUTH_CONNECT, &id)) != NULL) {
+		ipc_put_str(o, key);
+		ipc_put_u32(o, (uint32_t)s->d->user_limit);
+		if (peer_send(s->d->authd, o, id, s, &s->pending,
+		    login_counted) == 0)
+			return;
+	}
+	login_counted(s, NULL);
 }
 
 static void
@@ -255,7 +299,6 @@ cmd_authenticate(struct session *s)
 void
 auth_input(struct session *s, const char *line, size_t len)
 {
-	imap_parser_reset(s->parser);
 	if (sasl_is_cancel(line, len)) {
 		cmd_done(s, "BAD", "Authentication cancelled");
 		return;
@@ -332,12 +375,15 @@ cmd_idle(struct session *s)
 		idle_started(s);
 }
 
-/* A NOTIFY for the selected mailbox while idling. */
+/* A NOTIFY for the selected mailbox while idling: reported; wait on. */
 static void
 idle_synced(struct session *s)
 {
-	if (s->wait == WAIT_CMD)	/* still idling: back to waiting */
-		s->wait = WAIT_IDLE;
+	if (s->wait != WAIT_CMD)
+		return;
+	s->wait = WAIT_IDLE;
+	io_resume_read(s->io);
+	session_input(s);	/* a DONE may have come meanwhile */
 }
 
 void
@@ -352,7 +398,6 @@ idle_notify(struct session *s)
 void
 idle_input(struct session *s, const char *line, size_t len)
 {
-	imap_parser_reset(s->parser);
 	if (len != 4 || strncasecmp(line, "DONE", 4) != 0) {
 		cmd_done(s, "BAD", "Expected DONE");
 		return;

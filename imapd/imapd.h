@@ -104,11 +104,15 @@ struct session {
 	bool		 rev2;		/* ENABLE IMAP4rev2 */
 	bool		 condstore, qresync;
 	bool		 closing;
+	bool		 counted_ip;	/* by authd: "imap/<addr>" */
+	bool		 counted_user;	/* by authd: "imapuser/<id>" */
 	uint64_t	 user_id;
 	char		*user;		/* "local@domain" */
 	struct imap_parser *parser;
+	bool		 raw;		/* the parser reads raw lines now */
 	struct mbox	*sel;		/* SELECTED state */
 	struct cmd	 cmd;
+	char		*tag;		/* the running command's */
 	struct peer_req	*pending;	/* authd */
 	struct ev_timer	*timer;		/* autologout */
 	struct ev_timer	*resume;	/* next command, from the loop */
@@ -123,6 +127,8 @@ void	session_free_all(struct imapd *);
 void	session_shutdown(struct session *);
 void	session_input(struct session *);
 void	session_bye(struct session *, const char *text);
+void	session_uncount(struct session *, const char *prefix,
+	    const char *what);
 /* Untagged and continuation responses: "* ..." CRLF added. */
 void	session_printf(struct session *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

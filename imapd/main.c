@@ -46,6 +46,7 @@ imapd_settings(struct imapd *d, const struct conf *c)
 	d->timeout = (uint64_t)conf_int(c, "imap_timeout");
 	d->conn_limit = (size_t)conf_int(c, "imap_connection_limit");
 	d->client_limit = (size_t)conf_int(c, "imap_client_connection_limit");
+	d->user_limit = (size_t)conf_int(c, "imap_user_connection_limit");
 	d->plaintext_loopback = conf_bool(c, "imap_plaintext_loopback");
 }
 

@@ -22,7 +22,9 @@
 #include "io.h"
 #include "log.h"
 #include "net.h"
+#include "ipc.h"
 #include "peer.h"
+#include "proto_auth.h"
 #include "service.h"
 #include "tls.h"
 #include "xmalloc.h"
@@ -33,6 +35,7 @@
 #define RESP_MAX	(64 * 1024 * 1024)	/* one response being built */
 
 static void	session_io(struct io *, enum io_event, void *);
+static void	session_arm_timer(struct session *);
 
 void
 session_printf(struct session *s, const char *fmt, ...)
@@ -61,6 +64,9 @@ cmd_clear(struct session *s)
 	if (s->cmd.state_free != NULL && s->cmd.state != NULL)
 		s->cmd.state_free(s->cmd.state);
 	memset(&s->cmd, 0, sizeof(s->cmd));
+	free(s->tag);
+	s->tag = NULL;
+	s->raw = false;
 	imap_parser_reset(s->parser);
 }
 
@@ -84,6 +90,7 @@ cmd_done(struct session *s, const char *status, const char *fmt, ...)
 	va_end(ap);
 	session_printf(s, "%s %s %s", s->cmd.tag, status, text);
 	cmd_clear(s);
+	session_arm_timer(s);	/* the state may have changed (LOGIN) */
 	if (s->wait == WAIT_CMD || s->wait == WAIT_AUTH ||
 	    s->wait == WAIT_IDLE)
 		s->wait = WAIT_NONE;
@@ -106,6 +113,15 @@ session_free(struct session *s)
 		}
 	d->nsessions--;
 	peer_forget(&s->pending);
+	if (s->counted_ip)
+		session_uncount(s, "imap", s->addr);
+	if (s->counted_user) {
+		char	 uid[24];
+
+		snprintf(uid, sizeof(uid), "%llu",
+		    (unsigned long long)s->user_id);
+		session_uncount(s, "imapuser", uid);
+	}
 	cmd_clear(s);
 	mbox_free(&s->sel);
 	imap_parser_free(&s->parser);
@@ -205,7 +221,7 @@ session_new(struct imapd *d, int fd, const char *addr)
 }
 
 static void
-session_greet(struct session *s)
+session_greet_now(struct session *s)
 {
 	session_printf(s, "* OK [CAPABILITY %s] %s Wharf IMAP ready",
 	    capability_string(s), s->d->hostname);
@@ -213,14 +229,62 @@ session_greet(struct session *s)
 	session_input(s);
 }
 
-static size_t
-client_count(struct imapd *d, const char *addr)
+/*
+ * authd counts the sessions of each client address over every imapd
+ * process (imap_client_connection_limit); without authd, no limit.
+ */
+static void
+connect_reply(void *arg, struct ipc_msg *msg)
 {
-	size_t	 n = 0;
+	struct session	*s = arg;
+	uint32_t	 status = AUTH_TEMPFAIL, relay;
 
-	for (struct session *s = d->sessions; s != NULL; s = s->next)
-		n += strcmp(s->addr, addr) == 0;
-	return n;
+	if (msg != NULL && msg->hdr.type == AUTH_CONNECT_R) {
+		ipc_get_u32(msg, &status);
+		ipc_get_u32(msg, &relay);
+	}
+	if (status == AUTH_TOOMANY) {
+		log_info("%s refused [%s]: too many connections from it",
+		    s->id, s->addr);
+		session_bye(s, "Too many connections from your address");
+		return;
+	}
+	s->counted_ip = status == AUTH_OK;
+	session_greet_now(s);
+}
+
+static void
+session_greet(struct session *s)
+{
+	struct ipc_out	*o;
+	uint32_t	 id;
+	char		 key[80];
+
+	s->wait = WAIT_CMD;
+	snprintf(key, sizeof(key), "imap/%s", s->addr);
+	if ((o = peer_begin(s->d->authd, AUTH_CONNECT, &id)) != NULL) {
+		ipc_put_str(o, key);
+		ipc_put_u32(o, (uint32_t)s->d->client_limit);
+		if (peer_send(s->d->authd, o, id, s, &s->pending,
+		    connect_reply) == 0)
+			return;
+	}
+	connect_reply(s, NULL);
+}
+
+/* Counted by authd: say it is over (session end, or a refused login). */
+void
+session_uncount(struct session *s, const char *prefix, const char *what)
+{
+	struct ipc_out	*o;
+	uint32_t	 id;
+	char		 key[80];
+
+	snprintf(key, sizeof(key), "%s/%s", prefix, what);
+	if ((o = peer_begin(s->d->authd, AUTH_DISCONNECT, &id)) != NULL) {
+		ipc_put_str(o, key);
+		ipc_msg_end(o);
+	}
 }
 
 static void
@@ -262,8 +326,6 @@ session_accept(int fd, unsigned events, void *arg)
 	}
 	if (d->nsessions >= d->conn_limit)
 		refuse(c, addr, "");
-	else if (client_count(d, addr) >= d->client_limit)
-		refuse(c, addr, " from your address");
 	else if ((s = session_new(d, c, addr)) != NULL) {
 		log_info("%s connect from [%s]%s", s->id, s->addr,
 		    l->implicit_tls ? " (implicit TLS)" : "");
@@ -373,7 +435,8 @@ session_command(struct session *s)
 
 	imap_parse_command(s->parser, &tag, &name, &s->cmd.args,
 	    &s->cmd.nargs);
-	s->cmd.tag = tag;
+	s->tag = xstrdup(tag);	/* outlives the parser's reset (IDLE, AUTH) */
+	s->cmd.tag = s->tag;
 	s->cmd.name = name;
 	s->wait = WAIT_CMD;
 	session_arm_timer(s);
@@ -388,6 +451,10 @@ session_raw_line(struct session *s)
 	size_t		 len, used;
 	enum imap_parse_result r;
 
+	if (!s->raw) {		/* the command's arguments are done with */
+		imap_parser_reset(s->parser);
+		s->raw = true;
+	}
 	r = imap_parse_line(s->parser, io_data(s->io), io_datalen(s->io),
 	    &used, &line, &len);
 	io_consume(s->io, used);
@@ -401,6 +468,7 @@ session_raw_line(struct session *s)
 		auth_input(s, line, len);
 	else
 		idle_input(s, line, len);
+	imap_parser_reset(s->parser);	/* the line is used up */
 	return true;
 }
 

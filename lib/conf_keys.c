@@ -184,8 +184,11 @@ const struct conf_key conf_keys[] = {
 	{ "imap_connection_limit", CONF_INT, "1000", 1, 1000000, 0, NULL,
 	  "Most IMAP connections one imapd process serves at once" },
 	{ "imap_client_connection_limit", CONF_INT, "50", 1, 1000000, 0, NULL,
-	  "Most IMAP connections from one client address to one imapd "
+	  "Most IMAP connections from one client address, over every imapd "
 	  "process" },
+	{ "imap_user_connection_limit", CONF_INT, "20", 1, 1000000, 0, NULL,
+	  "Most IMAP sessions one user may have logged in at once, over "
+	  "every imapd process" },
 	{ "imap_plaintext_loopback", CONF_BOOL, "no", 0, 0, 0, NULL,
 	  "Allow IMAP logins without TLS from loopback addresses (127.0.0.0/8, "
 	  "::1)" },

@@ -37,7 +37,7 @@ needs_literal(const char *s, size_t len, bool utf8)
 	if (len > IMAP_FMT_QUOTED_MAX)
 		return true;
 	for (i = 0; i < len; i++) {
-		if (s[i] == '\0' || s[i] == '\r' || s[i] == '\n')
+		if (s[i] == '\r' || s[i] == '\n')
 			return true;
 		if ((unsigned char)s[i] >= 0x80)
 			eight = true;
@@ -97,6 +97,8 @@ literal(struct buf *out, const char *pre, const char *s, size_t len)
 int
 imap_fmt_literal(struct buf *out, const char *s, size_t len)
 {
+	if (len > 0 && memchr(s, '\0', len) != NULL)
+		return -1;
 	return literal(out, "", s, len);
 }
 
@@ -117,7 +119,7 @@ imap_fmt_string(struct buf *out, const char *s, size_t len, bool utf8)
 int
 imap_fmt_astring(struct buf *out, const char *s, size_t len, bool utf8)
 {
-	if (is_atom(s, len))
+	if (!needs_literal(s, len, utf8) && is_atom(s, len))
 		return put(out, s, len);
 	return imap_fmt_string(out, s, len, utf8);
 }

@@ -168,12 +168,11 @@ add_c(struct imap_parser *p, unsigned c)
 	add(p, &b, 1);
 }
 
+/* Offset 0 when nothing is stored yet ("" then). */
 static const char *
 text_at(const struct imap_parser *p, size_t off)
 {
-	if (p->str.base == NULL)
-		return "";
-	return (const char *)BUF_DATA(&p->str) + off;
+	return buf_cstr(&p->str) + off;
 }
 
 static void
@@ -689,7 +688,8 @@ lit_announced(struct imap_parser *p)
 	if (p->lit_size > lit_max(p)) {
 		e = IMAP_PARSE_E_LITERAL_TOO_BIG;
 		why = "literal too big";
-	} else if (p->lit_size > p->lim.command_max - p->total) {
+	} else if (p->lit_size >= p->lim.command_max - p->total) {
+		/* At least the LF that ends the command must still fit. */
 		e = IMAP_PARSE_E_COMMAND_TOO_BIG;
 		why = "command too big";
 	} else if (!node_room(p)) {
@@ -898,7 +898,7 @@ imap_parse_feed(struct imap_parser *p, const uint8_t *data, size_t len,
 {
 	size_t	 i = 0;
 
-	if (p->state == PS_RAW)
+	if (p->state == PS_RAW || p->raw_done)
 		fatalx("imap_parse_feed: a raw line is being read");
 	while (i < len && !stopped(p))
 		i += step(p, data + i, len - i);
@@ -936,7 +936,7 @@ imap_parse_line(struct imap_parser *p, const uint8_t *data, size_t len,
 		p->state = PS_RAW;
 	if (p->state != PS_RAW)
 		fatalx("imap_parse_line: a command is being read");
-	lf = memchr(data, '\n', len);
+	lf = len == 0 ? NULL : memchr(data, '\n', len);
 	n = lf == NULL ? len : (size_t)(lf - data) + 1;
 	if (n > p->lim.line_max - p->line_len) {
 		fail_fatal(p, IMAP_PARSE_E_LINE_TOO_LONG, "line too long");
@@ -954,6 +954,7 @@ imap_parse_line(struct imap_parser *p, const uint8_t *data, size_t len,
 	if (lf == NULL)
 		return IMAP_PARSE_MORE;
 	p->state = PS_DONE;
+	p->result = IMAP_PARSE_OK;
 	p->raw_done = true;
 	return raw_done(p, line_r, len_r);
 }

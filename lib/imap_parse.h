@@ -38,9 +38,9 @@
  *
  * Limits (struct imap_parse_limits; a 0 field takes the default):
  *   line_max     octets of one command outside literal contents, CRLFs
- *                included.  Passing it is fatal: RFC 9051 §4 lets a
- *                server close on a line too long, and nothing else
- *                bounds a line that never ends.
+ *                included.  Passing it is fatal (the server sends BYE
+ *                and closes): the line might never end, and waiting
+ *                for its end to answer BAD is what the limit prevents.
  *   literal_max  octets of one literal.  Checked when the literal is
  *                announced, before any of it is read or stored.
  *   append_max   literal_max for APPEND (RFC 7889 APPENDLIMIT, MULTIAPPEND

@@ -154,8 +154,11 @@ imap_seqset_parse(const char *s, struct imap_seqset *out)
 		if (seq_number(&s, &lo) == -1)
 			break;
 		hi = lo;
-		if (*s == ':' && (s++, seq_number(&s, &hi) == -1))
-			break;
+		if (*s == ':') {
+			s++;
+			if (seq_number(&s, &hi) == -1)
+				break;
+		}
 		range_add(out, &cap, lo, hi);
 		if (*s == '\0')
 			return 0;

@@ -139,7 +139,7 @@ static int
 commit(struct buf *tmp, struct buf *out, int r)
 {
 	if (r == 0)
-		r = buf_add(out, BUF_DATA(tmp), tmp->len);
+		r = buf_add(out, buf_cstr(tmp), tmp->len);
 	buf_clear(tmp);
 	return r;
 }

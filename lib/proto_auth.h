@@ -55,6 +55,9 @@
  * "The user's" addresses: submission_sender_check (main.conf(5)).
  * Connections are counted per reporting smtpd connection, so those of an
  * smtpd process that dies are forgotten with it (like Postfix's anvil).
+ * imapd counts with the same two requests under other keys: "imap/<client
+ * address>" (imap_client_connection_limit) and "imapuser/<user id>"
+ * (imap_user_connection_limit, at login).
  * An alias expands to its targets recursively; targets that lead nowhere
  * (UNKNOWN) or back onto the chain (LOOP) are listed so delivery can bounce
  * them, while the RCPT itself is accepted.

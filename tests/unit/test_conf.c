@@ -308,6 +308,7 @@ static const struct want_key want_keys[] = {
 	{ "imap_literal_limit", CONF_SIZE, "64k", 1024, 67108864, 0 },
 	{ "imap_connection_limit", CONF_INT, "1000", 1, 1000000, 0 },
 	{ "imap_client_connection_limit", CONF_INT, "50", 1, 1000000, 0 },
+	{ "imap_user_connection_limit", CONF_INT, "20", 1, 1000000, 0 },
 	{ "imap_plaintext_loopback", CONF_BOOL, "no", 0, 0, 0 },
 };
 #define NWANT	(sizeof(want_keys) / sizeof(want_keys[0]))
