@@ -59,7 +59,10 @@ cat <<INFO
   SMTP listens on 127.0.0.1:2525, submission on 5870 (STARTTLS) and 4650
   (implicit TLS), with a self-signed certificate; a mail client takes
   127.0.0.1:5870, STARTTLS, normal password, user demo@demo.test.
-  IMAP (1430, 9930) and the admin panel (8080) come with their daemons.
+  IMAP listens on 127.0.0.1:1430 (STARTTLS) and 9930 (TLS), same user:
+    openssl s_client -quiet -connect 127.0.0.1:9930
+    then: a LOGIN demo@demo.test demo / b SELECT INBOX / c LOGOUT
+  The admin panel (8080) comes with its daemon.
   Press Ctrl-C to stop everything.
 
 INFO
