@@ -31,7 +31,7 @@
 /* What is offered in every state (RFC 9051 7.2.2), and after login. */
 #define CAPS_COMMON	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
 			"UNSELECT"
-#define CAPS_LOGGEDIN	"UTF8=ACCEPT"
+#define CAPS_LOGGEDIN	"UTF8=ACCEPT ESEARCH"
 
 const char *
 capability_string(const struct session *s)
@@ -429,6 +429,7 @@ static const struct command {
 	{ "CLOSE", S_SELECTED, false, cmd_close },
 	{ "UNSELECT", S_SELECTED, false, cmd_unselect },
 	{ "EXPUNGE", S_SELECTED, true, cmd_expunge },
+	{ "SEARCH", S_SELECTED, true, cmd_search },
 };
 
 static const struct command *

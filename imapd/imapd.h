@@ -203,4 +203,118 @@ void	mdb_query(struct imapd *, const char *sql, int n,
 	    const char *const *params, mdb_fn *, void *arg);
 extern const char mdb_select_sql[], mdb_sync_sql[], mdb_expunge_sql[];
 
+/* search_parse.c, search.c, search_match.c: SEARCH (RFC 3501/9051 6.4.4) */
+struct imap_range;
+struct mime_msg;
+
+enum search_key_type {
+	SK_ALL,			/* also OLD: \Recent is not kept */
+	SK_NONE,		/* RECENT, NEW */
+	SK_AND,			/* kids: every one (a parenthesised list) */
+	SK_OR,			/* kids: two */
+	SK_NOT,			/* kids: one */
+	SK_FLAG,		/* bits set (ANSWERED, DELETED, ...) */
+	SK_UNFLAG,		/* bits clear (UNANSWERED, ...) */
+	SK_KEYWORD,		/* str */
+	SK_UNKEYWORD,
+	SK_LARGER,		/* num: RFC822.SIZE */
+	SK_SMALLER,
+	SK_BEFORE,		/* num: yyyymmdd of INTERNALDATE */
+	SK_ON,
+	SK_SINCE,
+	SK_SENTBEFORE,		/* num: yyyymmdd of the Date: field */
+	SK_SENTON,
+	SK_SENTSINCE,
+	SK_UID,			/* set: UIDs */
+	SK_SEQ,			/* set: sequence numbers */
+	SK_HEADER,		/* field, str: FROM, TO, CC, BCC, SUBJECT too */
+	SK_BODY,		/* str */
+	SK_TEXT,		/* str */
+};
+
+#define SEARCH_DEPTH_MAX	64	/* nesting of NOT, OR and lists */
+#define SEARCH_MSG_KEYS_MAX	100	/* keys on header, body or Date: */
+
+struct search_key {
+	enum search_key_type	 type;
+	struct search_key	*kids;		/* AND, OR, NOT */
+	struct search_key	*next;		/* the next of its parent's */
+	bool			 msg;		/* it or a kid needs the text */
+	unsigned		 bits;		/* FLAG, UNFLAG */
+	uint64_t		 num;
+	char			*field;		/* HEADER: the field's name */
+	char			*str;		/* KEYWORD; text: case-folded */
+	size_t			 len;
+	struct imap_range	*set;		/* UID, SEQ: as sent ("*" 0) */
+	size_t			 nset;
+	struct imap_range	*uids;		/* UID, SEQ: UIDs of the view */
+	size_t			 nuids;
+};
+
+/* ESEARCH RETURN options (RFC 4731 3.1) */
+#define SEARCH_RET_MIN		0x01
+#define SEARCH_RET_MAX		0x02
+#define SEARCH_RET_ALL		0x04
+#define SEARCH_RET_COUNT	0x08
+
+struct search_query {
+	struct search_key	*root;		/* SK_AND of the keys */
+	unsigned		 ret;		/* SEARCH_RET_*; 0: SEARCH */
+	bool			 body;		/* BODY or TEXT: all the text */
+};
+
+/* search_parse() results besides 0 */
+#define SEARCH_BAD		-1	/* syntax: BAD err */
+#define SEARCH_BADCHARSET	-2	/* NO [BADCHARSET (UTF-8 US-ASCII)] */
+
+/*
+ * The arguments of SEARCH: [RETURN (opts)] [CHARSET cs] key... into q
+ * (search_query_clear() after 0); no database, no session.
+ */
+int	search_parse(const struct imap_arg *, size_t n, struct search_query *q,
+	    const char **err_r);
+void	search_query_clear(struct search_query *);
+/* A simple length-preserving lower case of valid UTF-8, in place. */
+void	search_fold(char *, size_t);
+/* yyyymmdd of an RFC 5322 date-time (time and zone left out), or 0. */
+uint32_t search_date_822(const char *, size_t);
+void	cmd_search(struct session *);
+
+/* What search_match() is given of one message. */
+struct search_msg {
+	uint32_t	 uid;
+	unsigned	 flags;
+	const char	*keywords;	/* text[] in PostgreSQL's text form */
+	uint64_t	 size;
+	uint32_t	 date;		/* yyyymmdd of INTERNALDATE */
+	const uint8_t	*data;		/* prefix + blob (the header at least:
+					   all of it when q->body) */
+	size_t		 len;
+	size_t		 hdr_len;	/* search_header_len(data, len) */
+	struct mime_msg	*mime;		/* search_match()'s cache: mime_free */
+	uint32_t	 sent;		/* its cache of the Date: field */
+	bool		 sent_done;
+};
+/* Whether the message matches k (RFC 9051 6.4.4). */
+bool	search_match(const struct search_key *k, struct search_msg *);
+/*
+ * The octets of a message header, up to and including the empty line
+ * that ends it; *end_r (may be NULL): whether there is one (else len).
+ */
+size_t	search_header_len(const uint8_t *, size_t len, bool *end_r);
+
+/*
+ * mailbox_db.c: a search's SQL text and parameters for mdb_query():
+ * params[1] is the UID after which to go on (batches).
+ */
+struct search_sql {
+	struct buf	 sql;
+	char		**params;
+	int		 nparams;
+};
+void	mdb_search_sql(struct search_sql *, const struct search_key *root,
+	    uint64_t mailbox_id, uint32_t last_uid, unsigned limit);
+void	mdb_search_after(struct search_sql *, uint32_t uid);
+void	mdb_search_sql_clear(struct search_sql *);
+
 #endif

@@ -15,8 +15,13 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "buf.h"
 #include "db.h"
+#include "imap_parse.h"
+#include "log.h"
+#include "xmalloc.h"
 #include "imapd.h"
 
 #define MDB_TIMEOUT_MS	60000
@@ -67,6 +72,188 @@ const char mdb_sync_sql[] =
 /* ---- fetch and store (fetch.c, store.c) ---- */
 
 /* ---- search (search.c) ---- */
+
+/*
+ * A search's statement is built from the fixed fragments below and
+ * parameter numbers only: every value (keyword, date, size, UID ranges)
+ * is a parameter.  $1 mailbox id, $2 the UID after which to go on, $3
+ * the last UID of the session's view, $4 the batch size; the keys' values
+ * are $5 on.  The WHERE clause holds the top-level keys that PostgreSQL
+ * can answer from the row (flags, keywords, size, INTERNALDATE, UID and
+ * sequence sets, and NOT/OR/AND of these); keys that need the message
+ * (header, body, Date:) are left to search_match() over the rows, which
+ * then also carry what it needs.  Rows, in UID order: uid; or, when some
+ * key needs the message, uid, flags, keywords, size, INTERNALDATE's date
+ * as yyyymmdd, blob name, prefix.  Dates are those of the database
+ * session's TimeZone, both here and in "internaldate::date".
+ */
+static const char search_uids_sql[] =
+    "SELECT m.uid FROM messages m "
+    "WHERE m.mailbox_id = $1 AND m.uid > $2 AND m.uid <= $3 AND ";
+static const char search_msgs_sql[] =
+    "SELECT m.uid, m.flags, m.keywords, m.size, "
+    "  to_char(m.internaldate, 'YYYYMMDD'), b.name, m.prefix "
+    "FROM messages m JOIN blobs b ON b.id = m.blob_id "
+    "WHERE m.mailbox_id = $1 AND m.uid > $2 AND m.uid <= $3 AND ";
+static const char search_tail_sql[] = " ORDER BY m.uid LIMIT $4";
+
+/* Takes v; its parameter number. */
+static int
+search_param(struct search_sql *q, char *v)
+{
+	q->params = xreallocarray(q->params, (size_t)q->nparams + 1,
+	    sizeof(*q->params));
+	q->params[q->nparams++] = v;
+	return q->nparams;
+}
+
+/* UID ranges as an int8multirange literal, "{[1,4],[9,9]}". */
+static char *
+search_ranges(const struct search_key *k)
+{
+	struct buf	 b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	buf_add_str(&b, "{");
+	for (size_t i = 0; i < k->nuids; i++)
+		buf_printf(&b, "%s[%u,%u]", i > 0 ? "," : "", k->uids[i].lo,
+		    k->uids[i].hi);
+	buf_add_str(&b, "}");
+	return buf_steal(&b, NULL);
+}
+
+static char *
+search_date(uint64_t ymd)
+{
+	return xasprintf("%04u-%02u-%02u", (unsigned)(ymd / 10000),
+	    (unsigned)(ymd / 100 % 100), (unsigned)(ymd % 100));
+}
+
+static void	search_where(struct search_sql *, const struct search_key *);
+
+/* kids joined by op, "(a AND b)"; top: only those that need no message. */
+static void
+search_where_list(struct search_sql *q, const struct search_key *k,
+    const char *op, bool top)
+{
+	bool	 first = true;
+
+	buf_add_str(&q->sql, "(");
+	for (const struct search_key *kid = k->kids; kid != NULL;
+	    kid = kid->next) {
+		if (top && kid->msg)
+			continue;
+		if (!first)
+			buf_add_str(&q->sql, op);
+		search_where(q, kid);
+		first = false;
+	}
+	if (first)
+		buf_add_str(&q->sql, "TRUE");
+	buf_add_str(&q->sql, ")");
+}
+
+static void
+search_where_value(struct search_sql *q, const struct search_key *k)
+{
+	struct buf	*b = &q->sql;
+	int		 n;
+
+	switch (k->type) {
+	case SK_FLAG:
+	case SK_UNFLAG:
+		n = search_param(q, xasprintf("%u", k->bits));
+		buf_printf(b, "(m.flags & $%d::int) %s 0", n,
+		    k->type == SK_FLAG ? "<>" : "=");
+		break;
+	case SK_KEYWORD:
+	case SK_UNKEYWORD:	/* case-insensitive, as Dovecot */
+		n = search_param(q, xstrdup(k->str));
+		buf_printf(b, "%sEXISTS (SELECT 1 FROM unnest(m.keywords) kw "
+		    "WHERE lower(kw) = lower($%d::text))",
+		    k->type == SK_KEYWORD ? "" : "NOT ", n);
+		break;
+	case SK_LARGER:
+	case SK_SMALLER:
+		n = search_param(q, xasprintf("%llu",
+		    (unsigned long long)k->num));
+		buf_printf(b, "m.size %s $%d::bigint", k->type == SK_LARGER ?
+		    ">" : "<", n);
+		break;
+	case SK_BEFORE:
+	case SK_ON:
+	case SK_SINCE:		/* RFC 3501: the date, not the time */
+		n = search_param(q, search_date(k->num));
+		buf_printf(b, "m.internaldate::date %s $%d::date",
+		    k->type == SK_BEFORE ? "<" : k->type == SK_ON ? "=" : ">=",
+		    n);
+		break;
+	case SK_UID:
+	case SK_SEQ:		/* both as UID ranges of the view */
+		n = search_param(q, search_ranges(k));
+		buf_printf(b, "m.uid <@ $%d::int8multirange", n);
+		break;
+	default:
+		fatalx("search: key %d in SQL", (int)k->type);
+	}
+}
+
+static void
+search_where(struct search_sql *q, const struct search_key *k)
+{
+	switch (k->type) {
+	case SK_ALL:
+		buf_add_str(&q->sql, "TRUE");
+		break;
+	case SK_NONE:
+		buf_add_str(&q->sql, "FALSE");
+		break;
+	case SK_AND:
+		search_where_list(q, k, " AND ", false);
+		break;
+	case SK_OR:
+		search_where_list(q, k, " OR ", false);
+		break;
+	case SK_NOT:
+		buf_add_str(&q->sql, "NOT ");
+		search_where_list(q, k, "", false);
+		break;
+	default:
+		search_where_value(q, k);
+	}
+}
+
+void
+mdb_search_sql(struct search_sql *q, const struct search_key *root,
+    uint64_t mailbox_id, uint32_t last_uid, unsigned limit)
+{
+	memset(q, 0, sizeof(*q));
+	buf_init(&q->sql, SIZE_MAX / 2);
+	buf_add_str(&q->sql, root->msg ? search_msgs_sql : search_uids_sql);
+	search_param(q, xasprintf("%llu", (unsigned long long)mailbox_id));
+	search_param(q, xstrdup("0"));
+	search_param(q, xasprintf("%u", last_uid));
+	search_param(q, xasprintf("%u", limit));
+	search_where_list(q, root, " AND ", true);
+	buf_add_str(&q->sql, search_tail_sql);
+}
+
+void
+mdb_search_after(struct search_sql *q, uint32_t uid)
+{
+	free(q->params[1]);
+	q->params[1] = xasprintf("%u", uid);
+}
+
+void
+mdb_search_sql_clear(struct search_sql *q)
+{
+	for (int i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	free(q->params);
+	buf_clear(&q->sql);
+	memset(q, 0, sizeof(*q));
+}
 
 /* ---- append, copy, move (append.c, copy.c) ---- */
 
