@@ -10,7 +10,8 @@
 DEB_PACKAGES = build-essential pkgconf clang libclang-rt-14-dev \
 	libssl-dev libpq-dev libbsd-dev libcmocka-dev libargon2-dev libcrypt-dev \
 	postgresql-15 openssl python3 python3-pytest python3-argon2 \
-	procps psmisc passwd util-linux swaks dovecot-core whois
+	procps psmisc passwd util-linux swaks dovecot-core whois isync curl \
+	nodejs
 
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
@@ -107,7 +108,12 @@ style:
 unit: $(UNIT_BIN)
 	@sh tools/run-unit.sh $(BUILD) $(UNIT_BIN)
 
-integ: $(PROG_BIN)
+# Real IMAP clients from the npm registry (imapflow), as the lock file says.
+NODE_DEPS = tests/integ/node/node_modules/.package-lock.json
+$(NODE_DEPS): tests/integ/node/package-lock.json
+	cd tests/integ/node && npm ci --no-audit --no-fund --loglevel=error
+
+integ: $(PROG_BIN) $(NODE_DEPS)
 	cd tests/integ && WHARF_BUILD=$(CURDIR)/$(BUILD) \
 		timeout 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider .
 
