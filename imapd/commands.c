@@ -384,6 +384,8 @@ static const struct command {
 	{ "CLOSE", S_SELECTED, false, cmd_close },
 	{ "UNSELECT", S_SELECTED, false, cmd_unselect },
 	{ "EXPUNGE", S_SELECTED, true, cmd_expunge },
+	{ "FETCH", S_SELECTED, true, cmd_fetch },
+	{ "STORE", S_SELECTED, true, cmd_store },
 };
 
 static const struct command *

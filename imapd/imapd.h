@@ -197,4 +197,9 @@ void	mdb_query(struct imapd *, const char *sql, int n,
 	    const char *const *params, mdb_fn *, void *arg);
 extern const char mdb_select_sql[], mdb_sync_sql[], mdb_expunge_sql[];
 
+/* fetch.c, store.c: FETCH, UID FETCH, STORE, UID STORE (see fetch.h) */
+void	cmd_fetch(struct session *);
+void	cmd_store(struct session *);
+extern const char mdb_fetch_sql[], mdb_store_sql[];
+
 #endif
