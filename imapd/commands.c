@@ -362,6 +362,7 @@ idle_started(struct session *s)
 {
 	session_printf(s, "+ idling");
 	s->wait = WAIT_IDLE;
+	session_continue(s);	/* read the DONE */
 }
 
 static void
@@ -382,8 +383,7 @@ idle_synced(struct session *s)
 	if (s->wait != WAIT_CMD)
 		return;
 	s->wait = WAIT_IDLE;
-	io_resume_read(s->io);
-	session_input(s);	/* a DONE may have come meanwhile */
+	session_continue(s);	/* a DONE may have come meanwhile */
 }
 
 void
@@ -430,6 +430,8 @@ static const struct command {
 	{ "UNSELECT", S_SELECTED, false, cmd_unselect },
 	{ "EXPUNGE", S_SELECTED, true, cmd_expunge },
 	{ "SEARCH", S_SELECTED, true, cmd_search },
+	{ "FETCH", S_SELECTED, true, cmd_fetch },
+	{ "STORE", S_SELECTED, true, cmd_store },
 };
 
 static const struct command *

@@ -127,6 +127,7 @@ void	session_free_all(struct imapd *);
 void	session_shutdown(struct session *);
 void	session_input(struct session *);
 void	session_bye(struct session *, const char *text);
+void	session_continue(struct session *);
 void	session_uncount(struct session *, const char *prefix,
 	    const char *what);
 /* Untagged and continuation responses: "* ..." CRLF added. */
@@ -316,5 +317,10 @@ void	mdb_search_sql(struct search_sql *, const struct search_key *root,
 	    uint64_t mailbox_id, uint32_t last_uid, unsigned limit);
 void	mdb_search_after(struct search_sql *, uint32_t uid);
 void	mdb_search_sql_clear(struct search_sql *);
+
+/* fetch.c, store.c: FETCH, UID FETCH, STORE, UID STORE (see fetch.h) */
+void	cmd_fetch(struct session *);
+void	cmd_store(struct session *);
+extern const char mdb_fetch_sql[], mdb_store_sql[];
 
 #endif

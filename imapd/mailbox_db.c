@@ -71,6 +71,87 @@ const char mdb_sync_sql[] =
 
 /* ---- fetch and store (fetch.c, store.c) ---- */
 
+/*
+ * The columns FETCH and STORE answer from, in this order: uid, flags,
+ * keywords, internaldate (Unix time), size, envelope, bodystructure,
+ * prefix (bytea), blob name, modseq, whether this statement changed the
+ * row, the statement's new modseq (NULL: it changed nothing), and a
+ * count that makes the NOTIFY run.
+ */
+
+/*
+ * $1 mailbox id, $2 bigint[] of UIDs, $3 set \Seen (boolean), $4 load
+ * envelope, $5 load bodystructure: the messages among those UIDs in uid
+ * order.  With $3, those without \Seen get it under one new modseq
+ * (RFC 9051 6.4.5) and the rows show the new flags.
+ */
+const char mdb_fetch_sql[] =
+    "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
+    "  WHERE id = $1 AND $3::boolean AND EXISTS (SELECT 1 FROM messages "
+    "  WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) "
+    "  AND flags & 1 = 0) RETURNING highestmodseq), "
+    "upd AS (UPDATE messages m SET flags = m.flags | 1, "
+    "  modseq = mb.highestmodseq FROM mb WHERE m.mailbox_id = $1 "
+    "  AND m.uid = ANY ($2::bigint[]) AND m.flags & 1 = 0 "
+    "  RETURNING m.uid, m.flags, m.modseq), "
+    "note AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM mb) "
+    "SELECT m.uid, COALESCE(u.flags, m.flags), m.keywords, "
+    "  floor(extract(epoch FROM m.internaldate))::bigint, m.size, "
+    "  CASE WHEN $4::boolean THEN m.envelope END, "
+    "  CASE WHEN $5::boolean THEN m.bodystructure END, m.prefix, b.name, "
+    "  COALESCE(u.modseq, m.modseq), u.uid IS NOT NULL, "
+    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note) "
+    "FROM messages m JOIN blobs b ON b.id = m.blob_id "
+    "  LEFT JOIN upd u ON u.uid = m.uid "
+    "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) ORDER BY m.uid";
+
+/*
+ * STORE's new flags and keywords of a row m: $3 0 replace, 1 add,
+ * 2 remove; $4 system flag bits; $5 keywords (text[]).  Keywords compare
+ * without regard to case (RFC 9051 9: atoms are case-insensitive); an
+ * added one keeps the case first stored, the order stays.
+ */
+#define STORE_FLAGS \
+    "(CASE $3::int WHEN 1 THEN m.flags | $4::int " \
+    "  WHEN 2 THEN m.flags & ~$4::int ELSE $4::int END)"
+#define STORE_KEYWORDS \
+    "(CASE $3::int WHEN 1 THEN m.keywords || ARRAY(SELECT x " \
+    "  FROM unnest($5::text[]) WITH ORDINALITY a(x, i) " \
+    "  WHERE NOT EXISTS (SELECT 1 FROM unnest(m.keywords) k " \
+    "  WHERE lower(k) = lower(x)) ORDER BY i) " \
+    "  WHEN 2 THEN ARRAY(SELECT k FROM unnest(m.keywords) " \
+    "  WITH ORDINALITY a(k, i) WHERE NOT EXISTS (SELECT 1 " \
+    "  FROM unnest($5::text[]) x WHERE lower(x) = lower(k)) ORDER BY i) " \
+    "  ELSE $5::text[] END)"
+#define STORE_CHANGES \
+    "(" STORE_FLAGS " <> m.flags OR " STORE_KEYWORDS " <> m.keywords)"
+
+/*
+ * $1 mailbox id, $2 bigint[] of UIDs, $3..$5 as above: change the rows
+ * whose flags or keywords would change, under one new modseq (the
+ * UPDATE recomputes from the row it locks, so concurrent STOREs do not
+ * lose each other's changes).  Rows: every message among the UIDs, in
+ * the columns of FETCH (internaldate, size, envelope, bodystructure,
+ * prefix and blob empty).
+ */
+const char mdb_store_sql[] =
+    "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
+    "  WHERE id = $1 AND EXISTS (SELECT 1 FROM messages m "
+    "  WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) "
+    "  AND " STORE_CHANGES ") RETURNING highestmodseq), "
+    "upd AS (UPDATE messages m SET flags = " STORE_FLAGS ", "
+    "  keywords = " STORE_KEYWORDS ", modseq = mb.highestmodseq "
+    "  FROM mb WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) "
+    "  AND " STORE_CHANGES " RETURNING m.uid, m.flags, m.keywords, "
+    "  m.modseq), "
+    "note AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM mb) "
+    "SELECT t.uid, COALESCE(u.flags, t.flags), "
+    "  COALESCE(u.keywords, t.keywords), 0, 0, NULL, NULL, NULL, NULL, "
+    "  COALESCE(u.modseq, t.modseq), u.uid IS NOT NULL, "
+    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note) "
+    "FROM messages t LEFT JOIN upd u ON u.uid = t.uid "
+    "WHERE t.mailbox_id = $1 AND t.uid = ANY ($2::bigint[]) ORDER BY t.uid";
+
 /* ---- search (search.c) ---- */
 
 /*

@@ -94,10 +94,18 @@ cmd_done(struct session *s, const char *status, const char *fmt, ...)
 	if (s->wait == WAIT_CMD || s->wait == WAIT_AUTH ||
 	    s->wait == WAIT_IDLE)
 		s->wait = WAIT_NONE;
+	session_continue(s);
+}
+
+/*
+ * Read on (pipelined commands, IDLE's DONE): from the loop, not from
+ * inside whatever callback got us here.
+ */
+void
+session_continue(struct session *s)
+{
 	if (s->io != NULL)
 		io_resume_read(s->io);
-	/* Go on with pipelined commands from the loop, not from inside
-	   whatever callback finished this one. */
 	ev_timer_set(s->resume, 0);
 }
 
