@@ -76,13 +76,14 @@ session_resume(void *arg)
 void
 cmd_done(struct session *s, const char *status, const char *fmt, ...)
 {
-	char	 text[1024];
+	char	*text;
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	text = xvasprintf(fmt, ap);	/* COPYUID may be long */
 	va_end(ap);
 	session_printf(s, "%s %s %s", s->cmd.tag, status, text);
+	free(text);
 	cmd_clear(s);
 	if (s->wait == WAIT_CMD || s->wait == WAIT_AUTH ||
 	    s->wait == WAIT_IDLE)
