@@ -32,15 +32,23 @@
 #define CAPS_COMMON	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
 			"UNSELECT"
 #define CAPS_LOGGEDIN	"UTF8=ACCEPT ESEARCH"
+/* mailboxes.c, append.c, copy.c; APPENDLIMIT (RFC 7889) follows. */
+#define CAPS_MAILBOXES	"CHILDREN LIST-EXTENDED SPECIAL-USE LIST-STATUS " \
+			"STATUS=SIZE UIDPLUS MOVE"
 
 const char *
 capability_string(const struct session *s)
 {
-	bool	 plain_ok = s->tls || (s->loopback &&
-		    s->d->plaintext_loopback);
+	static char	 caps[512];
+	bool		 plain_ok = s->tls || (s->loopback &&
+			    s->d->plaintext_loopback);
 
-	if (s->state != IMAP_STATE_NOTAUTH)
-		return CAPS_COMMON " " CAPS_LOGGEDIN;
+	if (s->state != IMAP_STATE_NOTAUTH) {
+		snprintf(caps, sizeof(caps), "%s %s %s APPENDLIMIT=%zu",
+		    CAPS_COMMON, CAPS_LOGGEDIN, CAPS_MAILBOXES,
+		    s->d->append_max);
+		return caps;
+	}
 	if (!s->tls && s->d->tls != NULL)
 		return plain_ok ? CAPS_COMMON " STARTTLS AUTH=PLAIN" :
 		    CAPS_COMMON " STARTTLS LOGINDISABLED";
@@ -124,6 +132,12 @@ cmd_starttls(struct session *s)
 static void	login_count(struct session *);
 
 static void
+login_done(struct session *s)
+{
+	cmd_done(s, "OK", "[CAPABILITY %s] Logged in", capability_string(s));
+}
+
+static void
 login_reply(void *arg, struct ipc_msg *msg)
 {
 	struct session	*s = arg;
@@ -170,7 +184,7 @@ login_counted(void *arg, struct ipc_msg *msg)
 	s->counted_user = status == AUTH_OK;
 	s->state = IMAP_STATE_AUTH;
 	log_info("%s login user=%s [%s]", s->id, s->user, s->addr);
-	cmd_done(s, "OK", "[CAPABILITY %s] Logged in", capability_string(s));
+	mailboxes_ensure(s, login_done);	/* INBOX and the defaults */
 }
 
 static void
@@ -432,6 +446,17 @@ static const struct command {
 	{ "SEARCH", S_SELECTED, true, cmd_search },
 	{ "FETCH", S_SELECTED, true, cmd_fetch },
 	{ "STORE", S_SELECTED, true, cmd_store },
+	{ "CREATE", S_LOGGEDIN, false, cmd_create },
+	{ "DELETE", S_LOGGEDIN, false, cmd_delete },
+	{ "RENAME", S_LOGGEDIN, false, cmd_rename },
+	{ "SUBSCRIBE", S_LOGGEDIN, false, cmd_subscribe },
+	{ "UNSUBSCRIBE", S_LOGGEDIN, false, cmd_subscribe },
+	{ "LIST", S_LOGGEDIN, false, cmd_list },
+	{ "LSUB", S_LOGGEDIN, false, cmd_list },
+	{ "STATUS", S_LOGGEDIN, false, cmd_status },
+	{ "APPEND", S_LOGGEDIN, false, cmd_append },
+	{ "COPY", S_SELECTED, true, cmd_copy },
+	{ "MOVE", S_SELECTED, true, cmd_copy },
 };
 
 static const struct command *

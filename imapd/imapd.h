@@ -323,4 +323,41 @@ void	cmd_fetch(struct session *);
 void	cmd_store(struct session *);
 extern const char mdb_fetch_sql[], mdb_store_sql[];
 
+/* mailboxes.c: CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS */
+void	cmd_create(struct session *);
+void	cmd_delete(struct session *);
+void	cmd_rename(struct session *);
+void	cmd_subscribe(struct session *);	/* and UNSUBSCRIBE */
+void	cmd_list(struct session *);		/* and LSUB */
+void	cmd_status(struct session *);
+/* After login: make INBOX and the default folders if missing, then fn. */
+void	mailboxes_ensure(struct session *, void (*fn)(struct session *));
+/*
+ * A command's query: fn(s, res, err, data) when it is back (s->cmd.state
+ * is the query's until then); if the session went away first,
+ * data_free(data) instead.
+ */
+typedef void mailboxes_fn(struct session *, PGresult *, const char *err,
+	    void *data);
+void	mailboxes_query(struct session *, const char *sql, int n,
+	    const char *const *params, mailboxes_fn *, void *data,
+	    void (*data_free)(void *));
+/* A failed query: logged, and NO [UNAVAILABLE]. */
+void	mailboxes_db_failed(struct session *, const char *what,
+	    const char *err);
+/* Write *b (taken over) as the client reads it, then done(s). */
+void	mailboxes_send(struct session *, struct buf *,
+	    void (*done)(struct session *));
+extern const char mdb_folders_sql[], mdb_create_sql[], mdb_delete_sql[],
+	    mdb_rename_sql[], mdb_rename_inbox_sql[], mdb_subscribe_sql[],
+	    mdb_list_sql[], mdb_status_sql[];
+
+/* append.c: APPEND (RFC 9051 6.3.12, RFC 4315 APPENDUID) */
+void	cmd_append(struct session *);
+extern const char mdb_append_sql[];
+
+/* copy.c: COPY, MOVE (RFC 6851) and their UID forms, COPYUID */
+void	cmd_copy(struct session *);		/* and MOVE */
+extern const char mdb_copy_sql[], mdb_move_sql[];
+
 #endif

@@ -69,6 +69,166 @@ const char mdb_sync_sql[] =
 
 /* ---- mailboxes (mailboxes.c) ---- */
 
+/*
+ * A new UIDVALIDITY for the user $1 (RFC 9051 2.3.1.1): the time in
+ * seconds, but always above every one the user's mailboxes have, so a
+ * name deleted and created again within a second still gets a new one.
+ */
+#define NEW_UIDVALIDITY \
+    "(SELECT LEAST(4294967295, GREATEST(" \
+    "  extract(epoch FROM clock_timestamp())::bigint, " \
+    "  coalesce(max(uidvalidity), 0) + 1)) FROM mailboxes " \
+    "  WHERE user_id = $1)"
+
+/*
+ * $1 user id: INBOX and the RFC 6154 special-use folders deliver makes
+ * (deliver/mailbox_db.c), when the user has no INBOX yet (the first
+ * login before any mail came).  No rows.
+ */
+const char mdb_folders_sql[] =
+    "INSERT INTO mailboxes (user_id, name, uidvalidity, special_use) "
+    "SELECT $1, f.name, " NEW_UIDVALIDITY ", f.use FROM (VALUES "
+    "  ('INBOX', NULL), ('Drafts', '\\Drafts'), ('Sent', '\\Sent'), "
+    "  ('Trash', '\\Trash'), ('Junk', '\\Junk'), "
+    "  ('Archive', '\\Archive')) AS f(name, use) "
+    "WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) "
+    "AND NOT EXISTS (SELECT 1 FROM mailboxes WHERE user_id = $1 "
+    "  AND name = 'INBOX') "
+    "ON CONFLICT (user_id, name) DO NOTHING";
+
+/*
+ * $1 user id, $2 name, $3 text[] of its superiors ("a", "a/b" for
+ * "a/b/c"), made too when missing (RFC 9051 6.3.4).  One row (id,
+ * uidvalidity) when $2 was made, none when it existed.
+ */
+const char mdb_create_sql[] =
+    "WITH uv AS (SELECT " NEW_UIDVALIDITY " AS v), "
+    "up AS (INSERT INTO mailboxes (user_id, name, uidvalidity) "
+    "  SELECT $1, p, uv.v FROM unnest($3::text[]) p, uv "
+    "  ON CONFLICT (user_id, name) DO NOTHING) "
+    "INSERT INTO mailboxes (user_id, name, uidvalidity) "
+    "SELECT $1, $2, uv.v FROM uv "
+    "ON CONFLICT (user_id, name) DO NOTHING RETURNING id, uidvalidity";
+
+/*
+ * $1 user id, $2 name: delete the mailbox unless it has inferiors; its
+ * messages and expunge log go with it (ON DELETE CASCADE) and their blob
+ * references are dropped here.  The delete happens only if highestmodseq
+ * is still the one this statement's snapshot saw, so no message the
+ * snapshot missed can be cascaded away without its reference counted
+ * (every change of messages raises highestmodseq: see the top); when it
+ * moved, nothing happens and the caller tries again.  One row: the id
+ * (NULL: no such mailbox), whether it has inferiors, the id deleted
+ * (NULL: not deleted), notified.
+ */
+const char mdb_delete_sql[] =
+    "WITH t AS (SELECT id, highestmodseq FROM mailboxes "
+    "  WHERE user_id = $1 AND name = $2), "
+    "kids AS (SELECT 1 FROM mailboxes WHERE user_id = $1 "
+    "  AND starts_with(name, $2 || '/') LIMIT 1), "
+    "del AS (DELETE FROM mailboxes mb USING t WHERE mb.id = t.id "
+    "  AND mb.highestmodseq = t.highestmodseq "
+    "  AND NOT EXISTS (SELECT 1 FROM kids) RETURNING mb.id), "
+    "ref AS (UPDATE blobs b SET refcount = b.refcount - d.n "
+    "  FROM (SELECT blob_id, count(*) AS n FROM messages "
+    "  WHERE mailbox_id = (SELECT id FROM del) GROUP BY blob_id) d "
+    "  WHERE b.id = d.blob_id), "
+    "note AS (SELECT pg_notify('wharf_mailbox', id::text) FROM del) "
+    "SELECT (SELECT id FROM t), EXISTS (SELECT 1 FROM kids), "
+    "  (SELECT id FROM del), (SELECT count(*) FROM note)";
+
+/*
+ * $1 user id, $2 old name (not INBOX), $3 new name, $4 text[] of the
+ * superiors of $3, made when missing: rename the mailbox and its
+ * inferiors ("a/x" -> "b/x"), keeping ids, UIDs and UIDVALIDITY
+ * (RFC 9051 6.3.6).  Nothing when $3 or a name under it exists.  One
+ * row: whether $2 exists, whether $3 clashes, mailboxes renamed.
+ */
+const char mdb_rename_sql[] =
+    "WITH uv AS (SELECT " NEW_UIDVALIDITY " AS v), "
+    "src AS (SELECT id FROM mailboxes WHERE user_id = $1 AND name = $2), "
+    "clash AS (SELECT 1 FROM mailboxes WHERE user_id = $1 "
+    "  AND (name = $3 OR starts_with(name, $3 || '/')) LIMIT 1), "
+    "up AS (UPDATE mailboxes SET name = $3 || substr(name, length($2) + 1) "
+    "  WHERE user_id = $1 AND (name = $2 OR starts_with(name, $2 || '/')) "
+    "  AND EXISTS (SELECT 1 FROM src) "
+    "  AND NOT EXISTS (SELECT 1 FROM clash) RETURNING id), "
+    "parents AS (INSERT INTO mailboxes (user_id, name, uidvalidity) "
+    "  SELECT $1, p, uv.v FROM unnest($4::text[]) p, uv "
+    "  WHERE EXISTS (SELECT 1 FROM up) "
+    "  ON CONFLICT (user_id, name) DO NOTHING) "
+    "SELECT EXISTS (SELECT 1 FROM src), EXISTS (SELECT 1 FROM clash), "
+    "  (SELECT count(*) FROM up)";
+
+/*
+ * $1 user id, $2 new name, $3 text[] of its superiors: RENAME INBOX
+ * (RFC 3501 6.3.5): a new mailbox $2 (new UIDVALIDITY) gets every
+ * message of INBOX, renumbered 1..n in UID order; INBOX stays, empty,
+ * its messages logged as expunged under one new modseq, and its
+ * inferiors stay where they are.  One row: whether $2 clashes, whether
+ * it was made, messages moved, notified.
+ */
+const char mdb_rename_inbox_sql[] =
+    "WITH uv AS (SELECT " NEW_UIDVALIDITY " AS v), "
+    "clash AS (SELECT 1 FROM mailboxes WHERE user_id = $1 "
+    "  AND (name = $2 OR starts_with(name, $2 || '/')) LIMIT 1), "
+    "inbox AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
+    "  WHERE user_id = $1 AND name = 'INBOX' "
+    "  AND NOT EXISTS (SELECT 1 FROM clash) RETURNING id, highestmodseq), "
+    "msgs AS (SELECT m.id, m.uid, row_number() OVER (ORDER BY m.uid) AS nu "
+    "  FROM messages m WHERE m.mailbox_id = (SELECT id FROM inbox)), "
+    "nb AS (INSERT INTO mailboxes (user_id, name, uidvalidity, uidnext) "
+    "  SELECT $1, $2, uv.v, (SELECT count(*) FROM msgs) + 1 "
+    "  FROM uv, inbox RETURNING id), "
+    "mv AS (UPDATE messages m SET mailbox_id = nb.id, uid = msgs.nu, "
+    "  modseq = 1 FROM nb, msgs WHERE m.id = msgs.id "
+    "  RETURNING msgs.uid), "
+    "log AS (INSERT INTO expunged (mailbox_id, uid, modseq) "
+    "  SELECT inbox.id, mv.uid, inbox.highestmodseq FROM mv, inbox "
+    "  ON CONFLICT (mailbox_id, uid) DO UPDATE "
+    "  SET modseq = EXCLUDED.modseq), "
+    "parents AS (INSERT INTO mailboxes (user_id, name, uidvalidity) "
+    "  SELECT $1, p, uv.v FROM unnest($3::text[]) p, uv "
+    "  WHERE EXISTS (SELECT 1 FROM nb) "
+    "  ON CONFLICT (user_id, name) DO NOTHING), "
+    "note AS (SELECT pg_notify('wharf_mailbox', id::text) FROM inbox) "
+    "SELECT EXISTS (SELECT 1 FROM clash), EXISTS (SELECT 1 FROM nb), "
+    "  (SELECT count(*) FROM mv), (SELECT count(*) FROM note)";
+
+/* $1 user id, $2 name, $3 'true' or 'false': a row when it exists. */
+const char mdb_subscribe_sql[] =
+    "UPDATE mailboxes SET subscribed = $3::boolean "
+    "WHERE user_id = $1 AND name = $2 RETURNING id";
+
+/*
+ * The STATUS columns (RFC 9051 6.3.11) of mailbox mb: uidnext,
+ * uidvalidity, messages, unseen, size (RFC 8438), deleted; counted only
+ * when $2 is true.
+ */
+#define STATUS_COLUMNS \
+    "mb.uidnext, mb.uidvalidity, coalesce(c.n, 0), " \
+    "coalesce(c.unseen, 0), coalesce(c.size, 0), coalesce(c.deleted, 0) "
+#define STATUS_COUNTS \
+    "LEFT JOIN LATERAL (SELECT count(*) AS n, " \
+    "  count(*) FILTER (WHERE m.flags & 1 = 0) AS unseen, " \
+    "  sum(m.size) AS size, " \
+    "  count(*) FILTER (WHERE m.flags & 8 <> 0) AS deleted " \
+    "  FROM messages m WHERE m.mailbox_id = mb.id AND $2::boolean) c " \
+    "  ON true "
+
+/*
+ * $1 user id, $2 whether to count (LIST-STATUS, RFC 5819): every mailbox
+ * of the user, rows (name, special_use, subscribed, the STATUS columns).
+ */
+const char mdb_list_sql[] =
+    "SELECT mb.name, mb.special_use, mb.subscribed, " STATUS_COLUMNS
+    "FROM mailboxes mb " STATUS_COUNTS "WHERE mb.user_id = $1";
+
+/* $1 user id, $3 name ($2 true): one row of the STATUS columns. */
+const char mdb_status_sql[] =
+    "SELECT " STATUS_COLUMNS "FROM mailboxes mb " STATUS_COUNTS
+    "WHERE mb.user_id = $1 AND mb.name = $3";
+
 /* ---- fetch and store (fetch.c, store.c) ---- */
 
 /*
@@ -337,6 +497,106 @@ mdb_search_sql_clear(struct search_sql *q)
 }
 
 /* ---- append, copy, move (append.c, copy.c) ---- */
+
+/*
+ * $1 user id, $2 mailbox name, $3 blob name (committed to the store),
+ * $4 size, $5 flags, $6 keywords text[], $7 internaldate or NULL (now),
+ * $8 envelope, $9 bodystructure (NULL: not cached): APPEND (RFC 9051
+ * 6.3.12) — the blobs row (one reference), the next UID and a new
+ * modseq of the mailbox, the message.  One row (uidvalidity, uid,
+ * notified), none when the mailbox does not exist (nothing inserted).
+ */
+const char mdb_append_sql[] =
+    "WITH mb AS (UPDATE mailboxes SET uidnext = uidnext + 1, "
+    "  highestmodseq = highestmodseq + 1 "
+    "  WHERE user_id = $1 AND name = $2 "
+    "  RETURNING id, uidvalidity, uidnext - 1 AS uid, highestmodseq), "
+    "b AS (INSERT INTO blobs (name, size, refcount) "
+    "  SELECT $3, $4::bigint, 1 FROM mb RETURNING id), "
+    "msg AS (INSERT INTO messages (mailbox_id, uid, modseq, flags, "
+    "  keywords, internaldate, size, blob_id, envelope, bodystructure) "
+    "  SELECT mb.id, mb.uid, mb.highestmodseq, $5::integer, $6::text[], "
+    "  coalesce($7::timestamptz, now()), $4::bigint, b.id, $8, $9 "
+    "  FROM mb, b RETURNING mailbox_id), "
+    "note AS (SELECT pg_notify('wharf_mailbox', mailbox_id::text) "
+    "  FROM msg) "
+    "SELECT mb.uidvalidity, mb.uid, (SELECT count(*) FROM note) FROM mb";
+
+/*
+ * The messages $2 (bigint[] of UIDs) of mailbox $1 that exist, ranked k
+ * = 1.. in UID order, and the target mailbox ($3 user id, $4 name) with
+ * its uidnext raised by their number and a new modseq: the copies get
+ * UIDs first + k - 1.  What COPY and MOVE share.
+ */
+#define COPY_TARGET(cond) \
+    "WITH src AS (SELECT m.id, m.uid, row_number() OVER (ORDER BY m.uid) " \
+    "  AS k FROM messages m WHERE m.mailbox_id = $1 " \
+    "  AND m.uid = ANY ($2::bigint[])), " \
+    "n AS (SELECT count(*) AS n FROM src), " \
+    "dst AS (UPDATE mailboxes SET uidnext = uidnext + n.n, " \
+    "  highestmodseq = highestmodseq + 1 FROM n " \
+    "  WHERE user_id = $3 AND name = $4 " cond \
+    "  RETURNING id, uidvalidity, uidnext - n.n AS first, highestmodseq), "
+/*
+ * done(uid, nuid): what was copied or moved.  One row: uidvalidity,
+ * first, how many were done, the UIDs of $2 not done (NULL: none), the
+ * new UIDs in source UID order when they are not first.. (a message
+ * expunged meanwhile left a gap; NULL otherwise), notified, extra.
+ */
+#define COPY_RESULT(extra) \
+    "note AS (SELECT pg_notify('wharf_mailbox', id::text) FROM dst " \
+    "  WHERE EXISTS (SELECT 1 FROM done)) " \
+    "SELECT dst.uidvalidity, dst.first, (SELECT count(*) FROM done), " \
+    "  (SELECT array_agg(u ORDER BY u) FROM unnest($2::bigint[]) u " \
+    "  WHERE u NOT IN (SELECT uid FROM done)), " \
+    "  CASE WHEN (SELECT count(*) FROM done) < n.n THEN " \
+    "  (SELECT array_agg(nuid ORDER BY uid) FROM done) END, " \
+    "  (SELECT count(*) FROM note), " extra " FROM dst, n"
+
+/*
+ * COPY (RFC 9051 6.4.7, RFC 4315 COPYUID): $1 source mailbox, $2 UIDs,
+ * $3 user id, $4 target name (may be the source).  The copies get the
+ * target's new modseq and the same flags, keywords, internaldate and
+ * blob (one more reference each).  Rows: see COPY_RESULT; none when the
+ * target does not exist.
+ */
+const char mdb_copy_sql[] =
+    COPY_TARGET("")
+    "ins AS (INSERT INTO messages (mailbox_id, uid, modseq, flags, "
+    "  keywords, internaldate, size, blob_id, prefix, envelope, "
+    "  bodystructure, fts) "
+    "  SELECT dst.id, dst.first + src.k - 1, dst.highestmodseq, m.flags, "
+    "  m.keywords, m.internaldate, m.size, m.blob_id, m.prefix, "
+    "  m.envelope, m.bodystructure, m.fts "
+    "  FROM src JOIN messages m ON m.id = src.id, dst RETURNING blob_id), "
+    "ref AS (UPDATE blobs b SET refcount = b.refcount + c.n "
+    "  FROM (SELECT blob_id, count(*) AS n FROM ins GROUP BY blob_id) c "
+    "  WHERE b.id = c.blob_id), "
+    "done AS (SELECT src.uid, dst.first + src.k - 1 AS nuid "
+    "  FROM src, dst), "
+    COPY_RESULT("0");
+
+/*
+ * MOVE (RFC 6851): as COPY, but the rows themselves move (blob
+ * references stay as they are) and the source logs them as expunged
+ * under a new modseq of its own.  The target must not be the source
+ * (one statement cannot update a mailbox row twice): no row then.
+ */
+const char mdb_move_sql[] =
+    COPY_TARGET("AND id <> $1 ")
+    "smb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
+    "  WHERE id = $1 AND EXISTS (SELECT 1 FROM dst) "
+    "  AND (SELECT n FROM n) > 0 RETURNING highestmodseq), "
+    "done AS (UPDATE messages m SET mailbox_id = dst.id, "
+    "  uid = dst.first + src.k - 1, modseq = dst.highestmodseq, "
+    "  delivery_id = NULL FROM src, dst, smb WHERE m.id = src.id "
+    "  RETURNING src.uid, m.uid AS nuid), "
+    "log AS (INSERT INTO expunged (mailbox_id, uid, modseq) "
+    "  SELECT $1, done.uid, smb.highestmodseq FROM done, smb "
+    "  ON CONFLICT (mailbox_id, uid) DO UPDATE "
+    "  SET modseq = EXCLUDED.modseq), "
+    "snote AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM smb), "
+    COPY_RESULT("(SELECT count(*) FROM snote)");
 
 /* ---- expunge (expunge.c) ---- */
 

@@ -89,8 +89,9 @@ db_u64(const char *s, uint64_t max, uint64_t *v)
 
 /*
  * A mailbox name argument to UTF-8 (RFC 9051 5.1): modified UTF-7 unless
- * the client enabled UTF8=ACCEPT; "INBOX" in any case is INBOX.  NULL
- * (after BAD) when it is not a valid name.
+ * the client enabled UTF8=ACCEPT; "INBOX" in any case is INBOX, also as
+ * the first level ("inbox/x").  NULL (after BAD) when it is not a valid
+ * name.
  */
 char *
 mbox_name_arg(struct session *s, const struct imap_arg *arg)
@@ -98,22 +99,27 @@ mbox_name_arg(struct session *s, const struct imap_arg *arg)
 	const char	*name;
 	size_t		 len;
 	struct buf	 b;
+	char		*r;
 
 	if (!imap_arg_astring(arg, &name, &len) || strlen(name) != len) {
 		cmd_done(s, "BAD", "Invalid mailbox name");
 		return NULL;
 	}
-	if (strcasecmp(name, "INBOX") == 0)
-		return xstrdup("INBOX");
 	if (s->utf8)
-		return xstrdup(name);
-	buf_init(&b, 4096);
-	if (imap_utf7_to_utf8(name, &b) == -1) {
-		buf_clear(&b);
-		cmd_done(s, "BAD", "Invalid modified UTF-7 in mailbox name");
-		return NULL;
+		r = xstrdup(name);
+	else {
+		buf_init(&b, 4096);
+		if (imap_utf7_to_utf8(name, &b) == -1) {
+			buf_clear(&b);
+			cmd_done(s, "BAD", "Invalid modified UTF-7 in mailbox "
+			    "name");
+			return NULL;
+		}
+		r = buf_steal(&b, NULL);
 	}
-	return buf_steal(&b, NULL);
+	if (strncasecmp(r, "INBOX", 5) == 0 && (r[5] == '\0' || r[5] == '/'))
+		memcpy(r, "INBOX", 5);
+	return r;
 }
 
 /* ---- message sets ---- */
@@ -205,7 +211,7 @@ struct sync {
 	bool		 expunges;
 	void		(*fn)(struct session *);
 	char		 status[4];	/* fn NULL: cmd_done() with these */
-	char		 text[256];
+	char		*text;
 };
 
 static void
@@ -264,17 +270,19 @@ sync_result(PGresult *res, const char *err, void *arg)
 	struct session	*s = y->s;
 	void		(*fn)(struct session *) = y->fn;
 	bool		 expunges = y->expunges;
-	char		 status[4], text[256];
+	char		 status[4], *text = y->text;
 
 	memcpy(status, y->status, sizeof(status));
-	memcpy(text, y->text, sizeof(text));
 	free(y);
-	if (s == NULL)
+	if (s == NULL) {
+		free(text);
 		return;
+	}
 	s->cmd.state = NULL;
 	if (res == NULL)
 		log_warnx("%s sync: %s", s->id, err);
 	else if (PQntuples(res) == 0) {
+		free(text);
 		session_bye(s, "The selected mailbox was deleted");
 		return;
 	} else
@@ -283,6 +291,7 @@ sync_result(PGresult *res, const char *err, void *arg)
 		fn(s);
 	else
 		cmd_done(s, status, "%s", text);
+	free(text);
 }
 
 static void
@@ -326,7 +335,7 @@ cmd_done_sync(struct session *s, bool expunges, const char *status,
 	mbox_sync(s, expunges, NULL);
 	y = s->cmd.state;
 	strlcpy(y->status, status, sizeof(y->status));
-	strlcpy(y->text, text, sizeof(y->text));
+	y->text = xstrdup(text);
 }
 
 /* NOTIFY wharf_mailbox: payload the mailbox id; NULL: maybe missed. */

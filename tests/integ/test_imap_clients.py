@@ -78,7 +78,7 @@ Host 127.0.0.1
 Port {inst.ports['imap']}
 User {user}@c.test
 Pass "{PW}"
-TLSType STARTTLS
+SSLType STARTTLS
 CertificateFile {cert}
 AuthMechs LOGIN PLAIN
 
