@@ -556,3 +556,43 @@ def test_client_connection_limit(imap):
     wait_for(lambda: Imap(imap.ports["imap"], source=src,
                           greet=False).line().startswith("* OK"),
              10, "a free slot")
+
+
+# ---- many sessions ----
+
+
+def test_200_sessions_idle_then_woken(fresh):
+    """200 logged-in sessions IDLE on one INBOX; one delivery wakes all."""
+    inst = fresh(EXTRA + "imap_client_connection_limit = 500\n"
+                 "imap_user_connection_limit = 500\n"
+                 "imap_login_timeout = 60s\n").start()
+    inst.wharf("domain", "add", "i.test", check=True)
+    inst.wharf("user", "add", "many@i.test", input=PW + "\n", check=True)
+    wait_for(lambda: try_login_as(inst, "many@i.test"), 30, "imapd ready")
+    deliver(inst, "many", "first")
+    sessions = []
+    for i in range(200):
+        c = Imap(inst.ports["imap"], source=f"127.0.{i // 50 + 1}.1")
+        c.login("many@i.test")
+        c.cmd("SELECT INBOX")
+        c.send("i IDLE\r\n")
+        sessions.append(c)
+    for c in sessions:
+        assert c.line() == "+ idling"
+    deliver(inst, "many", "wake up")
+    for c in sessions:
+        assert c.line() == "* 2 EXISTS"
+    for c in sessions:
+        c.send("DONE\r\n")
+        assert c.line() == "i OK IDLE terminated"
+        c.send("z LOGOUT\r\n")
+
+
+def try_login_as(inst, user):
+    try:
+        c = Imap(inst.ports["imap"])
+        c.login(user)
+        c.cmd("LOGOUT")
+        return True
+    except (OSError, EOFError, AssertionError):
+        return False
