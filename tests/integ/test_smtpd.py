@@ -263,7 +263,11 @@ def ready(inst, rcpt):
             return ok
         except (OSError, EOFError, AssertionError):
             return False
-    wait_for(probe, 30, "smtpd ready")
+    try:
+        wait_for(probe, 30, "smtpd ready")
+    except AssertionError:
+        tail = "\n".join(inst.read_log().splitlines()[-40:])
+        raise AssertionError(f"smtpd not ready; master log:\n{tail}")
     wait_no_spool(inst)
 
 
