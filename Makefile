@@ -27,9 +27,10 @@ CC    ?= cc
 ifeq ($(CC),cc)
 CC = gcc
 endif
-PKG_MODULES = openssl libpq libbsd libargon2 libxcrypt libunbound
+PKG_MODULES = openssl libpq libbsd libargon2 libxcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_MODULES) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKG_MODULES) 2>/dev/null)
+# libunbound's .pc requires libevent's, which Debian's -dev does not pull.
+PKG_LIBS   := $(shell pkg-config --libs $(PKG_MODULES) 2>/dev/null) -lunbound
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN    = -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \

@@ -7,7 +7,7 @@ secs=${FUZZ_SECONDS:-15}
 [ "$mode" = long ] && secs=${FUZZ_SECONDS:-600}
 out=build/fuzz
 mkdir -p "$out"
-flags="$(pkg-config --cflags --libs openssl libpq libbsd libargon2 libxcrypt libunbound)"
+flags="$(pkg-config --cflags --libs openssl libpq libbsd libargon2 libxcrypt) -lunbound"
 cflags="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c11 \
     -D_GNU_SOURCE -Ilib -Ibuild/gen $(pkg-config --cflags openssl libpq libbsd)"
 make -s build/gen/migrations.c >/dev/null || exit 1
