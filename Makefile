@@ -143,6 +143,7 @@ install: all
 		$(DESTDIR)$(SYSCONFDIR)/wharf $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/wharf $(DESTDIR)$(SBINDIR)/wharf
+	ln -sf wharf $(DESTDIR)$(SBINDIR)/mailq
 	for p in $(filter-out wharf,$(PROGRAMS)); do \
 		install -m 0755 $(BUILD)/$$p $(DESTDIR)$(LIBEXECDIR)/$$p; done
 	test -e $(DESTDIR)$(SYSCONFDIR)/wharf/main.conf || \

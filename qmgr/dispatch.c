@@ -269,6 +269,21 @@ scan_tick(void *arg)
 	queue_db_scan(q);
 }
 
+/*
+ * NOTIFY wharf_queue (wharf queue flush/release) or a reconnect (maybe
+ * missed one): scan now rather than at the next interval.
+ */
+void
+dispatch_notify(const char *channel, const char *payload, void *arg)
+{
+	struct qmgr	*q = arg;
+
+	if (q->scan_timer != NULL)
+		ev_timer_set(q->scan_timer, 0);
+	(void)channel;
+	(void)payload;
+}
+
 void
 dispatch_start(struct qmgr *q)
 {

@@ -103,6 +103,7 @@ qmgr_start(struct service *svc, char **err_r)
 	    conf_str(svc->conf, "run_dir"), "wharf_qmgr");
 	q->db = db_new(svc->ev, ci);
 	free(ci);
+	db_listen(q->db, "wharf_queue", dispatch_notify, q);
 	q->accept_io = ev_io_add(svc->ev, q->listen_fd, EV_READ,
 	    client_accept, q);
 	if (q->accept_io == NULL) {

@@ -82,6 +82,7 @@ void	queue_db_finish(struct qmgr *, uint64_t queue_row, const char *blob);
 
 /* dispatch.c: deliver connections and the retry schedule */
 void	dispatch_start(struct qmgr *);
+void	dispatch_notify(const char *, const char *, void *);
 void	dispatch_job(struct qmgr *, struct qjob *);
 void	dispatch_stop(struct qmgr *);
 void	qjob_free(struct qjob *);

@@ -79,7 +79,10 @@ wharf_usage(void)
 	    "       wharf [-c file] alias add address target ...\n"
 	    "       wharf [-c file] alias del address [target ...]\n"
 	    "       wharf [-c file] alias list [address | domain]\n"
-	    "       wharf [-c file] queue list | show id\n", stderr);
+	    "       wharf [-c file] queue list | show id\n"
+	    "       wharf [-c file] queue flush [id | ALL]\n"
+	    "       wharf [-c file] queue hold | release | delete id | ALL\n"
+	    "       mailq [-c file]\n", stderr);
 	return WHARF_EXIT_USAGE;
 }
 
@@ -117,10 +120,20 @@ dispatch(struct wharf *w, int argc, char **argv)
 	return wharf_usage();
 }
 
+/* Called as "mailq" (a link to wharf), as sendmail's mailq is. */
+static bool
+is_mailq(const char *prog)
+{
+	const char	*base = strrchr(prog, '/');
+
+	return strcmp(base != NULL ? base + 1 : prog, "mailq") == 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct wharf	 w = { .conf_path = default_conf_path() };
+	const char	*prog = argc > 0 ? argv[0] : "wharf";
 	int		 ch, rc;
 
 	log_init("wharf", LOG_TO_STDERR, LOG_LEVEL_WARN);
@@ -139,9 +152,12 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc == 0)
+	if (is_mailq(prog))		/* sendmail's "mailq": the list */
+		rc = dispatch(&w, 2, (char *[]){ "queue", "list", NULL });
+	else if (argc == 0)
 		return wharf_usage();
-	rc = dispatch(&w, argc, argv);
+	else
+		rc = dispatch(&w, argc, argv);
 	conf_free(&w.conf);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		wharf_errx("write error on standard output");

@@ -286,3 +286,79 @@ def test_reload_keeps_spools_in_flight(q):
                      envelope("a@remote.example", ["ann@q.test"]))
     assert t == QUEUE_COMMIT_R and r.u32() == QUEUE_OK
     assert "spool cleanup skipped" in q.read_log()
+
+
+# ---- queue control: flush, hold, release, delete, mailq ----
+
+
+def remote_message(q):
+    status, qid = enqueue(q, "a@remote.example", ["far@remote.example"],
+                          MSG)
+    assert status == QUEUE_OK
+    return qid
+
+
+def queue_line(q, qid):
+    lines = [ln for ln in q.wharf("queue", "list", check=True).stdout
+             .splitlines() if ln.startswith(qid)]
+    return lines[0] if lines else None
+
+
+def test_queue_hold_release(q):
+    qid = remote_message(q)
+    r = q.wharf("queue", "hold", qid, check=True)
+    assert r.stdout == "wharf: 1 message held\n"
+    assert "held 1 pending" in queue_line(q, qid)
+    r = q.wharf("queue", "hold", qid, check=True)      # already held
+    assert r.stdout == "wharf: 1 message held\n"
+    r = q.wharf("queue", "release", qid, check=True)
+    assert r.stdout == "wharf: 1 message released\n"
+    assert "held" not in queue_line(q, qid)
+    r = q.wharf("queue", "hold", "nosuchid")
+    assert r.returncode == 1 and "no queue entry nosuchid" in r.stderr
+    assert q.wharf("queue", "hold").returncode == 2     # usage: id or ALL
+
+
+def test_queue_delete_drops_blob_reference(q):
+    qid = remote_message(q)
+    ref = int(q.psql(f"SELECT refcount FROM blobs WHERE name = '{qid}'"))
+    r = q.wharf("queue", "delete", qid, check=True)
+    assert r.stdout == "wharf: 1 message deleted\n"
+    assert queue_line(q, qid) is None
+    assert int(q.psql(f"SELECT refcount FROM blobs WHERE name = "
+                      f"'{qid}'")) == ref - 1
+    assert q.psql(f"SELECT count(*) FROM queue_recipients r JOIN queue x "
+                  f"ON x.id = r.queue WHERE x.queue_id = '{qid}'") == "0"
+
+
+def test_queue_flush_retries_now(q):
+    """A deferred local recipient is delivered at once after flush, not at
+    its next retry time (an hour away) nor at qmgr's next scan (30 s):
+    qmgr hears the NOTIFY."""
+    qid = remote_message(q)
+    before = len(inbox(q, "ben"))
+    q.psql("INSERT INTO queue_recipients (queue, rcpt, address, user_id, "
+           "transport, status, next_attempt_at) SELECT x.id, 'ben@q.test', "
+           "'ben@q.test', u.id, 'local', 'deferred', now() + interval "
+           "'1 hour' FROM queue x, users u WHERE x.queue_id = "
+           f"'{qid}' AND u.localpart = 'ben'")
+    time.sleep(1)
+    assert len(inbox(q, "ben")) == before          # not due yet
+    r = q.wharf("queue", "flush", qid, check=True)
+    assert r.stdout == "wharf: 1 message to be retried now\n"
+    wait_for(lambda: len(inbox(q, "ben")) > before, 10, "retried at once")
+    r = q.wharf("queue", "flush", check=True)       # all: fine too
+    assert "retried now" in r.stdout
+    assert q.wharf("queue", "flush", "nosuchid").returncode == 1
+
+
+def test_mailq_is_queue_list(q, tmp_path):
+    qid = remote_message(q)
+    link = tmp_path / "mailq"
+    os.symlink(conftest.WHARF, link)
+    import subprocess
+    r = subprocess.run([str(link), "-c", q.conf], capture_output=True,
+                       text=True, timeout=60, env=q.env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == q.wharf("queue", "list", check=True).stdout
+    assert qid in r.stdout
