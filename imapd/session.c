@@ -82,13 +82,15 @@ session_resume(void *arg)
 void
 cmd_done(struct session *s, const char *status, const char *fmt, ...)
 {
-	char	 text[1024];
+	char	*text;
 	va_list	 ap;
 
+	/* No limit: [MODIFIED set] (RFC 7162 3.1.3) can be long. */
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	text = xvasprintf(fmt, ap);
 	va_end(ap);
 	session_printf(s, "%s %s %s", s->cmd.tag, status, text);
+	free(text);
 	cmd_clear(s);
 	session_arm_timer(s);	/* the state may have changed (LOGIN) */
 	if (s->wait == WAIT_CMD || s->wait == WAIT_AUTH ||

@@ -370,8 +370,8 @@ def test_id_enable_namespace(imap):
     assert u == ['* ID ("name" "Wharf" "vendor" "Wharf")']
     c.cmd("ID NIL")
     c.login("ann@i.test")
-    u, _ = c.cmd("ENABLE UTF8=ACCEPT CONDSTORE")
-    assert u == ["* ENABLED UTF8=ACCEPT"]
+    u, _ = c.cmd("ENABLE UTF8=ACCEPT CONDSTORE X-NONE")
+    assert u == ["* ENABLED UTF8=ACCEPT CONDSTORE"]   # RFC 7162 now
     u, _ = c.cmd("NAMESPACE")
     assert u == ['* NAMESPACE (("" "/")) NIL NIL']
 
@@ -385,7 +385,8 @@ def test_select_responses(imap):
     u, tagged = c.cmd("SELECT INBOX")
     assert tagged == "t2 OK [READ-WRITE] SELECT completed"
     assert "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)" in u
-    assert "* 2 EXISTS" in u and "* 0 RECENT" in u
+    # RFC 3501 2.3.2: the first session to select new mail sees \Recent
+    assert "* 2 EXISTS" in u and "* 2 RECENT" in u
     assert "* OK [UNSEEN 1] First unseen" in u
     v = int(imap.psql("SELECT uidvalidity FROM mailboxes b JOIN users u "
                       "ON u.id = b.user_id WHERE u.localpart = 'eve' "
@@ -425,7 +426,8 @@ def test_noop_reports_new_mail_and_flag_changes(imap):
               "highestmodseq + 1 FROM users u WHERE u.id = b.user_id "
               "AND u.localpart = 'gus' AND b.name = 'INBOX'")
     u, _ = c.cmd("NOOP")
-    assert "* 1 FETCH (UID 1 FLAGS (\\Flagged))" in u
+    # \Recent: this session was the first to see it (RFC 3501 2.3.2)
+    assert "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))" in u
 
 
 def test_expunge(imap):
@@ -492,6 +494,7 @@ def test_idle_woken_by_delivery(imap):
     line = c.line()
     assert re.fullmatch(r"\* \d+ EXISTS", line), line
     assert time.monotonic() - t0 < 10
+    assert c.line() == "* 2 RECENT"     # RFC 3501 7.3.2: with new mail
     c.send("DONE\r\n")
     assert c.line() == "a OK IDLE terminated"
 
