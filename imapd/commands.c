@@ -2,8 +2,14 @@
  * imapd/commands.c — the command table, and the commands of the
  * not-authenticated state and of any state (RFC 9051 6.1, 6.2): CAPABILITY,
  * NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE (SASL PLAIN, RFC 4959
- * SASL-IR), ENABLE (RFC 5161), ID (RFC 2971), NAMESPACE (RFC 2342), IDLE
- * (RFC 2177), CHECK.
+ * SASL-IR), ENABLE (RFC 5161: UTF8=ACCEPT, CONDSTORE and QRESYNC of RFC
+ * 7162, IMAP4rev2), ID (RFC 2971), NAMESPACE (RFC 2342), IDLE (RFC 2177),
+ * CHECK.
+ *
+ * IMAP4rev2 (RFC 9051) can be enabled (no RECENT, no \Recent, ESEARCH,
+ * UTF-8 names) but is not advertised: not every command is RFC 9051's
+ * yet (SEARCHRES "$", LIST-EXTENDED/LIST-STATUS, STATUS SIZE/DELETED,
+ * ...).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +37,7 @@
 /* What is offered in every state (RFC 9051 7.2.2), and after login. */
 #define CAPS_COMMON	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
 			"UNSELECT"
-#define CAPS_LOGGEDIN	"UTF8=ACCEPT ESEARCH"
+#define CAPS_LOGGEDIN	"UTF8=ACCEPT ESEARCH CONDSTORE QRESYNC"
 /* mailboxes.c, append.c, copy.c; APPENDLIMIT (RFC 7889) follows. */
 #define CAPS_MAILBOXES	"CHILDREN LIST-EXTENDED SPECIAL-USE LIST-STATUS " \
 			"STATUS=SIZE UIDPLUS MOVE"
@@ -334,27 +340,66 @@ cmd_id(struct session *s)
 	cmd_done(s, "OK", "ID completed");
 }
 
+/*
+ * Enable one capability: its name for ENABLED, or NULL when it is not
+ * ours or was on before this ENABLE.
+ */
+static const char *
+enable_one(struct session *s, const char *cap, bool condstore_before)
+{
+	if (strcasecmp(cap, "UTF8=ACCEPT") == 0 && !s->utf8) {
+		s->utf8 = true;
+		imap_parser_set_utf8(s->parser, true);
+		return "UTF8=ACCEPT";
+	}
+	if (strcasecmp(cap, "CONDSTORE") == 0 && !condstore_before) {
+		mbox_condstore_enable(s);
+		return "CONDSTORE";
+	}
+	if (strcasecmp(cap, "QRESYNC") == 0 && !s->qresync) {
+		s->qresync = true;	/* RFC 7162 3.2.3: CONDSTORE too */
+		mbox_condstore_enable(s);
+		return "QRESYNC";
+	}
+	if (strcasecmp(cap, "IMAP4rev2") == 0 && !s->rev2) {
+		s->rev2 = true;		/* RFC 9051 5.1: UTF-8 names */
+		s->utf8 = true;
+		imap_parser_set_utf8(s->parser, true);
+		return "IMAP4rev2";
+	}
+	return NULL;
+}
+
+static bool
+all_atoms(const struct session *s)
+{
+	const char	*atom;
+
+	for (size_t i = 0; i < s->cmd.nargs; i++)
+		if (!imap_arg_atom(&s->cmd.args[i], &atom))
+			return false;
+	return s->cmd.nargs > 0;
+}
+
 /* RFC 5161; only what is implemented is enabled. */
 static void
 cmd_enable(struct session *s)
 {
-	char		 enabled[200] = "";
-	const char	*cap;
+	char		 enabled[200] = "", word[40];
+	const char	*cap, *on;
+	bool		 condstore = s->condstore;
 
-	if (s->cmd.nargs == 0) {
+	if (!all_atoms(s)) {
 		cmd_done(s, "BAD", "Syntax: ENABLE capability ...");
 		return;
 	}
 	for (size_t i = 0; i < s->cmd.nargs; i++) {
-		if (!imap_arg_atom(&s->cmd.args[i], &cap)) {
-			cmd_done(s, "BAD", "Syntax: ENABLE capability ...");
-			return;
-		}
-		if (strcasecmp(cap, "UTF8=ACCEPT") == 0 && !s->utf8) {
-			s->utf8 = true;
-			imap_parser_set_utf8(s->parser, true);
-			strlcat(enabled, " UTF8=ACCEPT", sizeof(enabled));
-		}
+		(void)imap_arg_atom(&s->cmd.args[i], &cap);
+		if ((on = enable_one(s, cap, condstore)) == NULL)
+			continue;
+		snprintf(word, sizeof(word), " %s", on);
+		if (strstr(enabled, word) == NULL)	/* CONDSTORE twice */
+			strlcat(enabled, word, sizeof(enabled));
 	}
 	session_printf(s, "* ENABLED%s", enabled);
 	cmd_done(s, "OK", "ENABLE completed");
@@ -371,10 +416,26 @@ cmd_namespace(struct session *s)
 
 /* ---- IDLE (RFC 2177): changes are pushed until DONE ---- */
 
+static void	idle_synced(struct session *);
+
+/* A NOTIFY came while IDLE's sync ran: one more sync (it may be news). */
+static bool
+idle_again(struct session *s)
+{
+	if (s->sel == NULL || !s->sel->idle_again)
+		return false;
+	s->sel->idle_again = false;
+	s->wait = WAIT_CMD;
+	mbox_sync(s, true, idle_synced);
+	return true;
+}
+
 static void
 idle_started(struct session *s)
 {
 	session_printf(s, "+ idling");
+	if (idle_again(s))
+		return;
 	s->wait = WAIT_IDLE;
 	session_continue(s);	/* read the DONE */
 }
@@ -394,7 +455,7 @@ cmd_idle(struct session *s)
 static void
 idle_synced(struct session *s)
 {
-	if (s->wait != WAIT_CMD)
+	if (s->wait != WAIT_CMD || idle_again(s))
 		return;
 	s->wait = WAIT_IDLE;
 	session_continue(s);	/* a DONE may have come meanwhile */
@@ -403,6 +464,11 @@ idle_synced(struct session *s)
 void
 idle_notify(struct session *s)
 {
+	if (s->wait == WAIT_CMD && s->cmd.name != NULL &&
+	    strcmp(s->cmd.name, "IDLE") == 0) {
+		s->sel->idle_again = true;	/* its sync may not see it */
+		return;
+	}
 	if (s->wait != WAIT_IDLE)
 		return;
 	s->wait = WAIT_CMD;	/* one sync at a time */

@@ -18,6 +18,11 @@
  * session since our view was made has no row and gets no answer
  * (RFC 9051 7.4.1 lets a FETCH leave it out); EXPUNGE is never sent
  * during FETCH by sequence numbers (7.5.1).
+ *
+ * CONDSTORE (RFC 7162 3.1.4): the MODSEQ item, and the CHANGEDSINCE
+ * modifier, which the query applies (only messages with a greater
+ * modseq are answered, or get \Seen).  VANISHED (3.2.6) is
+ * fetch_vanished.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +61,7 @@ struct fetch {
 	struct fetch_item	*items;
 	size_t			 nitems;
 	bool			 silent, uid_item, flags_item;
+	bool			 store, modseq_item;
 	unsigned		 need;
 	const char		*done_text;
 	uint32_t		*uids;
@@ -69,6 +75,8 @@ struct fetch {
 	bool			 in_msg;
 	size_t			 item, nout;	/* next item, items written */
 	struct fetch_plan	 plan;
+	struct buf		 modified;	/* STORE: [MODIFIED set] */
+	struct set_out		 modset;
 };
 
 /* ---- plans ---- */
@@ -226,6 +234,7 @@ fetch_free(struct fetch *f)
 	plan_clear(&f->plan);
 	rows_free(f);
 	fetch_items_free(f->items, f->nitems);
+	buf_clear(&f->modified);
 	for (int i = 0; i < f->nextra; i++)
 		free(f->extra[i]);
 	free(f->uids);
@@ -297,6 +306,7 @@ row_load(PGresult *res, int r, struct fetch_row *row)
 	row->blob = col_str(res, r, 8);
 	row->modseq = col_u64(res, r, 9, INT64_MAX);
 	row->seen_set = strcmp(PQgetvalue(res, r, 10), "t") == 0;
+	row->modified = strcmp(PQgetvalue(res, r, 13), "t") == 0;
 }
 
 static void
@@ -328,6 +338,7 @@ batch_result(PGresult *res, const char *err, void *arg)
 	}
 	if (res == NULL) {
 		log_warnx("%s %s: %s", f->s->id, f->s->cmd.name, err);
+		mbox_select_failed(f->s);	/* QRESYNC's FETCH */
 		cmd_done(f->s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
@@ -360,26 +371,31 @@ static void
 fetch_finish(struct fetch *f)
 {
 	struct session	*s = f->s;
-	char		 text[128];
+	char		*text;
 	const char	*status = f->fail == FAIL_NONE ? "OK" : "NO";
 
 	if (f->fail == FAIL_CTE)
-		snprintf(text, sizeof(text), "[UNKNOWN-CTE] Some parts have "
-		    "an unknown Content-Transfer-Encoding");
+		text = xstrdup("[UNKNOWN-CTE] Some parts have an unknown "
+		    "Content-Transfer-Encoding");
 	else if (f->fail == FAIL_READ)
-		snprintf(text, sizeof(text), "[SERVERBUG] Some messages "
-		    "could not be read");
-	else
-		snprintf(text, sizeof(text), "%s", f->done_text);
+		text = xstrdup("[SERVERBUG] Some messages could not be read");
+	else if (f->modset.n > 0) {	/* RFC 7162 3.1.3 */
+		set_out_end(&f->modset);
+		text = xasprintf("[MODIFIED %s] Conditional STORE failed",
+		    buf_cstr(&f->modified));
+	} else
+		text = xstrdup(f->done_text);
 	/* The sync takes s->cmd.state over; f is freed there. */
 	s->cmd.lowat = NULL;
 	/* RFC 9051 7.5.1: no EXPUNGE during FETCH, STORE by number. */
 	cmd_done_sync(s, s->cmd.uid, status, text);
+	free(text);
 }
 
 /*
  * Every change of the batch's modseq was answered: the view knows it,
- * unless some other change came in between (then sync reads it all).
+ * unless some other change came in between (then sync reads it all, but
+ * leaves out the rows still at this modseq).
  */
 static void
 batch_end(struct fetch *f)
@@ -388,6 +404,8 @@ batch_end(struct fetch *f)
 
 	if (f->modseq != 0 && !f->skipped && m->modseq + 1 == f->modseq)
 		m->modseq = f->modseq;
+	else if (f->modseq != 0 && !f->skipped)
+		mbox_told(m, f->modseq);
 	f->modseq = 0;
 	rows_free(f);
 	if (f->next >= f->nuids)
@@ -398,6 +416,34 @@ batch_end(struct fetch *f)
 }
 
 /* ---- one message ---- */
+
+/*
+ * Once CONDSTORE is enabled, FETCH responses caused by STORE or by
+ * setting \Seen carry UID and MODSEQ (RFC 7162 3.1).
+ */
+static bool
+row_condstore(const struct fetch *f, const struct fetch_row *r)
+{
+	return f->s->condstore && (f->store || r->seen_set);
+}
+
+static struct buf *
+item_begin(struct fetch *f)
+{
+	struct buf	*t = fetch_plan_text(&f->plan);
+
+	if (f->nout++ > 0)
+		buf_add_str(t, " ");
+	return t;
+}
+
+static void
+flags_item(struct fetch *f, struct buf *t, const struct fetch_row *r)
+{
+	buf_add_str(t, "FLAGS ");
+	flags_write(t, r->flags | (mbox_recent(f->s->sel, r->uid) ?
+	    FLAG_RECENT : 0), r->keywords);
+}
 
 static void
 date_write(struct buf *t, int64_t when)
@@ -434,14 +480,14 @@ static void
 item_write(struct fetch *f, const struct fetch_item *it)
 {
 	const struct fetch_row	*r = f->msg.row;
-	struct buf		*t = fetch_plan_text(&f->plan);
+	struct buf		*t = item_begin(f);
 
-	if (f->nout++ > 0)
-		buf_add_str(t, " ");
 	switch (it->att) {
 	case FA_FLAGS:
-		buf_add_str(t, "FLAGS ");
-		flags_write(t, r->flags, r->keywords);
+		flags_item(f, t, r);
+		break;
+	case FA_MODSEQ:
+		buf_printf(t, "MODSEQ (%llu)", (unsigned long long)r->modseq);
 		break;
 	case FA_INTERNALDATE:
 		date_write(t, r->internaldate);
@@ -505,24 +551,46 @@ msg_open(struct fetch *f, const struct fetch_row *r)
 	return true;
 }
 
+/* A row that failed UNCHANGEDSINCE: its number for [MODIFIED]. */
+static void
+msg_modified(struct fetch *f, uint32_t uid, size_t seq)
+{
+	if (f->modset.n == 0) {
+		buf_init(&f->modified, SIZE_MAX / 2);
+		set_out_init(&f->modset, &f->modified);
+	}
+	set_out_add(&f->modset, f->s->cmd.uid ? uid : (uint32_t)seq);
+}
+
+/* .SILENT: only the rows changed get UID and MODSEQ, with CONDSTORE. */
+static bool
+msg_answered(const struct fetch *f, const struct fetch_row *r)
+{
+	return !f->silent || (row_condstore(f, r) && r->seen_set);
+}
+
 static void
 msg_begin(struct fetch *f)
 {
 	const struct fetch_row	*r = &f->rows[f->row];
 	size_t			 seq = mbox_seq(f->s->sel, r->uid);
 
-	if (seq == 0 || f->silent || !msg_open(f, r)) {
+	if (r->modified && seq != 0) {
+		msg_modified(f, r->uid, seq);
+		f->row++;
+		return;
+	}
+	if (seq == 0 || !msg_answered(f, r) || !msg_open(f, r)) {
 		f->skipped |= seq != 0 && !f->silent;
 		f->row++;
 		return;
 	}
 	f->in_msg = true;
-	f->item = f->nout = 0;
+	f->item = f->silent ? f->nitems : 0;
+	f->nout = 0;
 	buf_printf(fetch_plan_text(&f->plan), "* %zu FETCH (", seq);
-	if (f->s->cmd.uid && !f->uid_item) {
-		buf_printf(fetch_plan_text(&f->plan), "UID %u", r->uid);
-		f->nout++;
-	}
+	if (!f->uid_item && (f->s->cmd.uid || row_condstore(f, r)))
+		buf_printf(item_begin(f), "UID %u", r->uid);
 }
 
 static void
@@ -536,11 +604,12 @@ msg_step(struct fetch *f)
 		return;
 	}
 	if (f->item++ == f->nitems) {
+		if (r->seen_set && !f->flags_item && !f->store)
+			flags_item(f, item_begin(f), r);  /* RFC 9051 6.4.5 */
+		if (!f->modseq_item && row_condstore(f, r))
+			buf_printf(item_begin(f), "MODSEQ (%llu)",
+			    (unsigned long long)r->modseq);
 		t = fetch_plan_text(&f->plan);
-		if (r->seen_set && !f->flags_item) {	/* RFC 9051 6.4.5 */
-			buf_add_str(t, f->nout > 0 ? " FLAGS " : "FLAGS ");
-			flags_write(t, r->flags, r->keywords);
-		}
 		buf_add_str(t, ")\r\n");
 		return;
 	}
@@ -583,6 +652,7 @@ job_flags(struct fetch *f)
 	for (size_t i = 0; i < f->nitems; i++) {
 		f->uid_item |= f->items[i].att == FA_UID;
 		f->flags_item |= f->items[i].att == FA_FLAGS;
+		f->modseq_item |= f->items[i].att == FA_MODSEQ;
 	}
 	f->need = fetch_need(f->items, f->nitems);
 }
@@ -601,6 +671,7 @@ fetch_job_run(struct session *s, struct fetch_job *job, uint32_t *uids,
 	f->items = job->items;
 	f->nitems = job->nitems;
 	f->silent = job->silent;
+	f->store = job->store;
 	f->done_text = job->done_text;
 	f->batch = job->batch;
 	f->uids = uids;
@@ -617,38 +688,150 @@ fetch_job_run(struct session *s, struct fetch_job *job, uint32_t *uids,
 
 /* ---- FETCH ---- */
 
+/* fetch-modifiers (RFC 4466 2.2): CHANGEDSINCE n [VANISHED] (RFC 7162). */
+struct fetch_mods {
+	bool		 changedsince, vanished;
+	uint64_t	 since;
+};
+
+static const char *
+fetch_mods_parse(const struct imap_arg *arg, struct fetch_mods *mods)
+{
+	const struct imap_arg	*v;
+	size_t			 n;
+
+	if (!imap_arg_list(arg, &v, &n) || n == 0)
+		return "Invalid FETCH modifiers";
+	for (size_t i = 0; i < n; i++) {
+		if (imap_arg_atom_equals(&v[i], "CHANGEDSINCE") && i + 1 < n &&
+		    !mods->changedsince) {
+			if (!mbox_modseq_arg(&v[++i], &mods->since))
+				return "Invalid CHANGEDSINCE mod-sequence";
+			mods->changedsince = true;
+		} else if (imap_arg_atom_equals(&v[i], "VANISHED") &&
+		    !mods->vanished)
+			mods->vanished = true;
+		else
+			return "Unknown FETCH modifier";
+	}
+	return NULL;
+}
+
+/* RFC 7162 3.2.6: VANISHED with UID FETCH, CHANGEDSINCE and QRESYNC. */
+static const char *
+fetch_mods_check(struct session *s, const struct fetch_mods *mods)
+{
+	if (!mods->vanished)
+		return NULL;
+	if (!s->cmd.uid)
+		return "VANISHED is only allowed with UID FETCH";
+	if (!mods->changedsince)
+		return "VANISHED needs CHANGEDSINCE";
+	if (!s->qresync)
+		return "VANISHED needs ENABLE QRESYNC first";
+	return NULL;
+}
+
+/* CHANGEDSINCE implies MODSEQ (RFC 7162 3.1.4.1). */
+static void
+fetch_add_modseq(struct fetch_job *job)
+{
+	for (size_t i = 0; i < job->nitems; i++)
+		if (job->items[i].att == FA_MODSEQ)
+			return;
+	job->items = xreallocarray(job->items, job->nitems + 1,
+	    sizeof(*job->items));
+	memset(&job->items[job->nitems], 0, sizeof(*job->items));
+	job->items[job->nitems++].att = FA_MODSEQ;
+}
+
+static bool
+fetch_wants_modseq(const struct fetch_job *job)
+{
+	for (size_t i = 0; i < job->nitems; i++)
+		if (job->items[i].att == FA_MODSEQ)
+			return true;
+	return false;
+}
+
+/* The arguments; false after BAD. */
+static bool
+fetch_args(struct session *s, struct fetch_job *job, struct fetch_mods *mods)
+{
+	const char	*why = NULL;
+
+	if (s->cmd.nargs != 2 && s->cmd.nargs != 3) {
+		cmd_done(s, "BAD", "Syntax: %sFETCH sequence-set items "
+		    "[(modifiers)]", s->cmd.uid ? "UID " : "");
+		return false;
+	}
+	if (s->cmd.nargs == 3 && ((why = fetch_mods_parse(&s->cmd.args[2],
+	    mods)) != NULL || (why = fetch_mods_check(s, mods)) != NULL)) {
+		cmd_done(s, "BAD", "%s", why);
+		return false;
+	}
+	if (fetch_items_parse(&s->cmd.args[1], &job->items, &job->nitems,
+	    &why) == -1) {
+		cmd_done(s, "BAD", "%s", why);
+		return false;
+	}
+	if (mods->changedsince)
+		fetch_add_modseq(job);
+	return true;
+}
+
+/* UID FETCH ... VANISHED: the UID set as sent, "*" the largest UID. */
+static void
+fetch_run_vanished(struct session *s, struct fetch_job *job, uint32_t *uids,
+    size_t n, uint64_t since)
+{
+	struct imap_seqset	 set;
+	struct imap_range	*r = NULL;
+	size_t			 nr = 0;
+	const char		*atom;
+
+	if (imap_arg_atom(&s->cmd.args[0], &atom) &&
+	    imap_seqset_parse(atom, &set) == 0) {
+		imap_seqset_resolve(&set, UINT32_MAX, &r, &nr);
+		imap_seqset_free(&set);
+	}
+	fetch_vanished(s, job, uids, n, since, r, nr);
+	free(r);
+}
+
 void
 cmd_fetch(struct session *s)
 {
 	struct fetch_job	 job;
+	struct fetch_mods	 mods;
 	uint32_t		*uids;
 	size_t			 n;
-	const char		*why;
 	unsigned		 need;
+	char			 since[24];
 
 	memset(&job, 0, sizeof(job));
-	if (s->cmd.nargs != 2) {
-		cmd_done(s, "BAD", "Syntax: %sFETCH sequence-set items",
-		    s->cmd.uid ? "UID " : "");
+	memset(&mods, 0, sizeof(mods));
+	if (!fetch_args(s, &job, &mods))
 		return;
-	}
-	if (fetch_items_parse(&s->cmd.args[1], &job.items, &job.nitems,
-	    &why) == -1) {
-		cmd_done(s, "BAD", "%s", why);
-		return;
-	}
 	if (mbox_set(s, &s->cmd.args[0], s->cmd.uid, &uids, &n) == -1) {
 		fetch_items_free(job.items, job.nitems);
 		return;
 	}
+	if (fetch_wants_modseq(&job))	/* a CONDSTORE enabling command */
+		mbox_condstore_enable(s);
 	need = fetch_need(job.items, job.nitems);
+	snprintf(since, sizeof(since), "%llu", (unsigned long long)mods.since);
 	job.sql = mdb_fetch_sql;
 	job.extra[0] = (need & NEED_SEEN) && !s->sel->readonly ? "t" : "f";
 	job.extra[1] = need & NEED_ENVELOPE ? "t" : "f";
 	job.extra[2] = need & NEED_BODYSTRUCT ? "t" : "f";
-	job.nextra = 3;
+	job.extra[3] = since;
+	job.nextra = 4;
 	job.batch = need & (NEED_ENVELOPE | NEED_BODYSTRUCT) ?
 	    FETCH_BATCH_BIG : FETCH_BATCH;
 	job.done_text = s->cmd.uid ? "UID FETCH completed" : "FETCH completed";
-	fetch_job_run(s, &job, uids, n);
+	if (mods.vanished)
+		fetch_run_vanished(s, &job, uids, n, mods.since);
+	else
+		fetch_job_run(s, &job, uids, n);
 }

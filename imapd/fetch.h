@@ -29,6 +29,7 @@ enum fetch_att {
 	FA_UID,
 	FA_SECTION,		/* BODY[..], BINARY[..], RFC822, RFC822.* */
 	FA_BINARY_SIZE,
+	FA_MODSEQ,		/* RFC 7162 3.1.4.2 */
 };
 
 /* What a section names in its part (RFC 9051 6.4.5 section-spec). */
@@ -83,7 +84,9 @@ struct fetch_row {
 	size_t		 prefix_len;
 	char		*blob;		/* blob name, NULL: not loaded */
 	uint64_t	 modseq;
-	bool		 seen_set;	/* \Seen set by this command */
+	bool		 seen_set;	/* \Seen set by this command (STORE:
+					   the row changed) */
+	bool		 modified;	/* failed UNCHANGEDSINCE */
 };
 
 /*
@@ -148,7 +151,11 @@ void	fetch_plan_adopt(struct fetch_plan *, struct buf *b, size_t off,
  * batches, each one query (job.sql) with parameters $1 mailbox id, $2 a
  * bigint[] of UIDs, then job.extra[], returning the columns of
  * mdb_fetch_sql; each row gets "* n FETCH (...)" with the items (and UID
- * for UID commands) unless silent.  The command ends with
+ * for UID commands) unless silent.  Once CONDSTORE is enabled, the
+ * answers of STORE (store: also .SILENT ones for the rows it changed)
+ * and those where FETCH set \Seen carry UID and MODSEQ too (RFC 7162
+ * 3.1, 3.1.3).  Rows that failed UNCHANGEDSINCE are not answered but
+ * listed in the tagged OK's [MODIFIED set].  The command ends with
  * cmd_done_sync().  Takes over items and uids; copies the rest.
  */
 #define FETCH_EXTRA_MAX	5
@@ -160,9 +167,20 @@ struct fetch_job {
 	size_t			 nitems;
 	size_t			 batch;		/* UIDs per query */
 	bool			 silent;	/* STORE .SILENT: no answers */
+	bool			 store;
 	const char		*done_text;	/* "FETCH completed" */
 };
 void	fetch_job_run(struct session *, struct fetch_job *, uint32_t *uids,
 	    size_t n);
+
+/*
+ * fetch_vanished.c: UID FETCH ... (CHANGEDSINCE modseq VANISHED) (RFC
+ * 7162 3.2.6): VANISHED (EARLIER) for the UIDs of set (ranges, "*" as
+ * 4294967295) expunged since modseq, then the job.  Takes over what
+ * fetch_job_run() does.
+ */
+void	fetch_vanished(struct session *, struct fetch_job *, uint32_t *uids,
+	    size_t n, uint64_t modseq, const struct imap_range *set,
+	    size_t nset);
 
 #endif

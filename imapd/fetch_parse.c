@@ -7,7 +7,8 @@
  *               "BODY" ["STRUCTURE"] / "UID" /
  *               "BODY" [".PEEK"] section [partial] /
  *               "BINARY" [".PEEK"] section-binary [partial] /
- *               "BINARY.SIZE" section-binary
+ *               "BINARY.SIZE" section-binary /
+ *               "MODSEQ"                         ; RFC 7162 3.1.4.2
  *   section   = "[" [section-spec] "]"
  *   section-spec = section-msgtext / (section-part ["." section-text])
  *   section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list /
@@ -44,7 +45,7 @@ static const struct {
 	{ "FLAGS", FA_FLAGS }, { "INTERNALDATE", FA_INTERNALDATE },
 	{ "RFC822.SIZE", FA_SIZE }, { "ENVELOPE", FA_ENVELOPE },
 	{ "BODYSTRUCTURE", FA_BODYSTRUCTURE }, { "BODY", FA_BODY },
-	{ "UID", FA_UID },
+	{ "UID", FA_UID }, { "MODSEQ", FA_MODSEQ },
 };
 
 /* RFC822, RFC822.HEADER, RFC822.TEXT: BODY[], BODY.PEEK[HEADER], BODY[TEXT]

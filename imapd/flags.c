@@ -89,6 +89,9 @@ flags_write(struct buf *out, unsigned flags, const char *keywords)
 				buf_add(out, " ", 1);
 			buf_add_str(out, system_flags[i].name);
 		}
+	if (flags & FLAG_RECENT)	/* the session's (RFC 3501 2.3.2) */
+		buf_add_str(out, out->len > start + 1 ? " \\Recent" :
+		    "\\Recent");
 	if (keywords != NULL)
 		(void)flags_pg_array(keywords, write_keyword, out);
 	buf_add(out, ")", 1);

@@ -15,6 +15,7 @@ struct ev_io;
 struct ev_timer;
 struct imap_arg;
 struct imap_parser;
+struct imap_range;
 struct io;
 struct ipc_msg;
 struct peer;
@@ -67,6 +68,12 @@ struct mbox {
 	size_t		 n, cap;
 	size_t		 nrecent;	/* \Recent for rev1: see mbox.c */
 	bool		 expunge_pending; /* seen, not yet reported */
+	struct imap_range *recent;	/* UIDs \Recent here, ascending */
+	size_t		 nrecent_ranges;
+	bool		 hms_pending;	/* EXPUNGE's OK: [HIGHESTMODSEQ] */
+	uint64_t	 told[8];	/* own changes above modseq, answered */
+	size_t		 ntold;
+	bool		 idle_again;	/* NOTIFY during IDLE's sync */
 };
 
 /* The command being run: one at a time per session (RFC 9051 5.5). */
@@ -160,9 +167,9 @@ void	mbox_free(struct mbox **);
 /*
  * Read the mailbox's changes since s->sel->modseq and report them
  * (taking over s->cmd.state: a command's own is released first):
- * EXPUNGE (only when expunges is true: not during FETCH, STORE, SEARCH,
- * RFC 9051 7.5.1), EXISTS, and FETCH FLAGS for messages changed by
- * others; then fn(s).
+ * EXPUNGE or VANISHED (only when expunges is true: not during FETCH,
+ * STORE, SEARCH, RFC 9051 7.5.1), EXISTS (and RECENT), and FETCH (UID
+ * FLAGS [MODSEQ]) for messages changed by others; then fn(s).
  */
 void	mbox_sync(struct session *, bool expunges, void (*fn)(struct session *));
 /* Sequence number of uid, 0 when not in the view. */
@@ -209,8 +216,8 @@ struct imap_range;
 struct mime_msg;
 
 enum search_key_type {
-	SK_ALL,			/* also OLD: \Recent is not kept */
-	SK_NONE,		/* RECENT, NEW */
+	SK_ALL,
+	SK_NONE,
 	SK_AND,			/* kids: every one (a parenthesised list) */
 	SK_OR,			/* kids: two */
 	SK_NOT,			/* kids: one */
@@ -231,6 +238,8 @@ enum search_key_type {
 	SK_HEADER,		/* field, str: FROM, TO, CC, BCC, SUBJECT too */
 	SK_BODY,		/* str */
 	SK_TEXT,		/* str */
+	SK_RECENT,		/* uids: the session's \Recent (RFC 3501) */
+	SK_MODSEQ,		/* num: modseq at least (RFC 7162 3.1.5) */
 };
 
 #define SEARCH_DEPTH_MAX	64	/* nesting of NOT, OR and lists */
@@ -262,6 +271,7 @@ struct search_query {
 	struct search_key	*root;		/* SK_AND of the keys */
 	unsigned		 ret;		/* SEARCH_RET_*; 0: SEARCH */
 	bool			 body;		/* BODY or TEXT: all the text */
+	bool			 modseq;	/* a MODSEQ key: (MODSEQ n) */
 };
 
 /* search_parse() results besides 0 */
@@ -295,6 +305,7 @@ struct search_msg {
 	struct mime_msg	*mime;		/* search_match()'s cache: mime_free */
 	uint32_t	 sent;		/* its cache of the Date: field */
 	bool		 sent_done;
+	uint64_t	 modseq;
 };
 /* Whether the message matches k (RFC 9051 6.4.4). */
 bool	search_match(const struct search_key *k, struct search_msg *);
@@ -359,5 +370,63 @@ extern const char mdb_append_sql[];
 /* copy.c: COPY, MOVE (RFC 6851) and their UID forms, COPYUID */
 void	cmd_copy(struct session *);		/* and MOVE */
 extern const char mdb_copy_sql[], mdb_move_sql[];
+
+/*
+ * CONDSTORE and QRESYNC (RFC 7162), \Recent (RFC 3501 2.3.2), IMAP4rev2
+ * (RFC 9051): mbox.c, mbox_sync.c, fetch*.c, store.c, search*.c
+ */
+#define FLAG_RECENT	0x20	/* the session's, never stored (flags_write) */
+
+/* mbox.c: ascending numbers written compactly, "1:3,7" (RFC 9051 9). */
+struct set_out {
+	struct buf	*b;
+	uint32_t	 lo, hi;	/* the range not yet written */
+	bool		 open;
+	size_t		 n;		/* numbers added */
+	size_t		 ranges;	/* ranges written */
+};
+void	set_out_init(struct set_out *, struct buf *);
+void	set_out_add(struct set_out *, uint32_t);
+void	set_out_end(struct set_out *);	/* writes the last range */
+
+/*
+ * mbox.c; mbox_sync(), cmd_done_sync(), mbox_expunged() and
+ * imapd_notify() (above) are in mbox_sync.c, which changes the view with:
+ */
+void	mbox_add_uid(struct mbox *, uint32_t uid);
+void	mbox_remove_seq(struct mbox *, size_t seq);
+/* UIDs from .. below - 1 are \Recent here (claims ascend). */
+void	mbox_recent_add(struct mbox *, uint64_t from, uint64_t below);
+/* Whether uid is \Recent in this session (never for IMAP4rev2). */
+bool	mbox_recent(const struct mbox *, uint32_t uid);
+/*
+ * A CONDSTORE enabling command ran (RFC 7162 3.1): MODSEQ in FETCH
+ * responses from now on, and "* OK [HIGHESTMODSEQ n]" when a mailbox is
+ * selected.
+ */
+void	mbox_condstore_enable(struct session *);
+/* A query of SELECT (QRESYNC) failed: no mailbox is selected. */
+void	mbox_select_failed(struct session *);
+/* mod-sequence-valzer (RFC 7162 7): digits, 0 .. 2^63 - 1. */
+bool	mbox_modseq_arg(const struct imap_arg *, uint64_t *v_r);
+
+/* mbox_sync.c */
+/*
+ * The session's own change under modseq was answered (FETCH, STORE):
+ * the sync need not report it again.
+ */
+void	mbox_told(struct mbox *, uint64_t modseq);
+
+/* fetch_vanished.c: VANISHED (EARLIER) (RFC 7162 3.2.10.1) */
+/*
+ * SELECT/EXAMINE (QRESYNC (v modseq [known-uids])) once the view is
+ * made (3.2.5.1): VANISHED (EARLIER) for the known UIDs expunged since
+ * modseq, then FETCH (UID FLAGS MODSEQ) for those changed since; the
+ * command then ends with done_text (a static string).
+ */
+void	fetch_qresync(struct session *, uint64_t modseq,
+	    const struct imap_range *known, size_t nknown,
+	    const char *done_text);
+extern const char mdb_vanished_sql[];
 
 #endif

@@ -36,34 +36,62 @@ mdb_query(struct imapd *d, const char *sql, int n, const char *const *params,
 /* ---- selecting (mbox.c) ---- */
 
 /*
- * $1 user id, $2 name: one row per message (uid, flags, keywords) in uid
- * order, each with the mailbox's id, uidvalidity, uidnext, highestmodseq;
- * one row with NULL uid for an empty mailbox; none when it does not
- * exist.  One statement, one snapshot.
+ * $1 user id, $2 name, $3 claim \Recent (a read-write IMAP4rev1
+ * session): one row per message (uid, flags, keywords) in uid order,
+ * each with the mailbox's id, uidvalidity, uidnext, highestmodseq and
+ * then the first recent UID; one row with NULL uid for an
+ * empty mailbox; none when it does not exist.  One snapshot.
+ *
+ * \Recent (RFC 3501 2.3.2, sql/006_recent.sql): with $3 the UIDs from
+ * recent_uid (as locked: another session may have claimed some since
+ * the snapshot) up to the snapshot's uidnext are claimed and the first
+ * recent UID is the old recent_uid, NULL when none was left; without
+ * $3 (EXAMINE) nothing is claimed and the unclaimed ones show as
+ * recent.  The lock is only taken when there is something to claim.
  */
 const char mdb_select_sql[] =
+    "WITH mb AS (SELECT id, uidvalidity, uidnext, highestmodseq, "
+    "  recent_uid FROM mailboxes WHERE user_id = $1 AND name = $2), "
+    "old AS (SELECT x.recent_uid FROM mailboxes x, mb WHERE x.id = mb.id "
+    "  AND $3::boolean AND x.recent_uid < mb.uidnext FOR UPDATE OF x), "
+    "claim AS (UPDATE mailboxes x SET recent_uid = mb.uidnext "
+    "  FROM mb, old WHERE x.id = mb.id AND old.recent_uid < mb.uidnext "
+    "  RETURNING old.recent_uid AS first) "
     "SELECT mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq, m.uid, "
-    "  m.flags, m.keywords "
-    "FROM mailboxes mb LEFT JOIN messages m ON m.mailbox_id = mb.id "
-    "WHERE mb.user_id = $1 AND mb.name = $2 ORDER BY m.uid";
+    "  m.flags, m.keywords, CASE WHEN $3::boolean "
+    "  THEN (SELECT first FROM claim) ELSE mb.recent_uid END "
+    "FROM mb LEFT JOIN messages m ON m.mailbox_id = mb.id ORDER BY m.uid";
 
 /*
- * $1 mailbox id, $2 modseq known: what changed since.  Rows: kind ('x'
- * expunged, 'm' a message added or changed), uid, flags, keywords,
- * modseq; every row also carries the mailbox's highestmodseq and uidnext
- * and there is always one 'b' row with them (none: the mailbox is gone).
+ * $1 mailbox id, $2 modseq known, $3 claim \Recent (as in
+ * mdb_select_sql), $4 the uidnext known: what changed since.  Rows: kind
+ * ('x' expunged, 'm' a message added or changed), uid, flags, keywords,
+ * modseq; every row also carries the mailbox's highestmodseq and
+ * uidnext, and the first recent UID among the new messages (claimed
+ * with $3, else the first unclaimed one; NULL: none), and there is
+ * always one 'b' row with them (none: the mailbox is gone).
  */
 const char mdb_sync_sql[] =
-    "WITH mb AS (SELECT highestmodseq, uidnext FROM mailboxes "
-    "  WHERE id = $1) "
+    "WITH mb AS (SELECT highestmodseq, uidnext, recent_uid FROM mailboxes "
+    "  WHERE id = $1), "
+    "old AS (SELECT x.recent_uid FROM mailboxes x, mb WHERE x.id = $1 "
+    "  AND $3::boolean AND mb.uidnext > $4::bigint "
+    "  AND x.recent_uid < mb.uidnext FOR UPDATE OF x), "
+    "claim AS (UPDATE mailboxes x SET recent_uid = mb.uidnext "
+    "  FROM mb, old WHERE x.id = $1 AND old.recent_uid < mb.uidnext "
+    "  RETURNING old.recent_uid AS first), "
+    "r AS (SELECT CASE WHEN $3::boolean THEN (SELECT first FROM claim) "
+    "  ELSE mb.recent_uid END AS first FROM mb) "
     "SELECT 'b' AS k, 0::bigint AS uid, 0 AS flags, '{}'::text[] AS kw, "
-    "  0::bigint AS modseq, mb.highestmodseq, mb.uidnext FROM mb "
+    "  0::bigint AS modseq, mb.highestmodseq, mb.uidnext, r.first "
+    "  FROM mb, r "
     "UNION ALL "
-    "SELECT 'x', e.uid, 0, '{}', e.modseq, mb.highestmodseq, mb.uidnext "
-    "  FROM mb, expunged e WHERE e.mailbox_id = $1 AND e.modseq > $2 "
+    "SELECT 'x', e.uid, 0, '{}', e.modseq, mb.highestmodseq, mb.uidnext, "
+    "  r.first FROM mb, r, expunged e "
+    "  WHERE e.mailbox_id = $1 AND e.modseq > $2 "
     "UNION ALL "
     "SELECT 'm', m.uid, m.flags, m.keywords, m.modseq, mb.highestmodseq, "
-    "  mb.uidnext FROM mb, messages m "
+    "  mb.uidnext, r.first FROM mb, r, messages m "
     "  WHERE m.mailbox_id = $1 AND m.modseq > $2 "
     "ORDER BY 2, 1";
 
@@ -235,13 +263,15 @@ const char mdb_status_sql[] =
  * The columns FETCH and STORE answer from, in this order: uid, flags,
  * keywords, internaldate (Unix time), size, envelope, bodystructure,
  * prefix (bytea), blob name, modseq, whether this statement changed the
- * row, the statement's new modseq (NULL: it changed nothing), and a
- * count that makes the NOTIFY run.
+ * row, the statement's new modseq (NULL: it changed nothing), a count
+ * that makes the NOTIFY run, and whether a conditional STORE left the
+ * row alone because it changed since (RFC 7162 3.1.3).
  */
 
 /*
  * $1 mailbox id, $2 bigint[] of UIDs, $3 set \Seen (boolean), $4 load
- * envelope, $5 load bodystructure: the messages among those UIDs in uid
+ * envelope, $5 load bodystructure, $6 CHANGEDSINCE (RFC 7162 3.1.4.1;
+ * 0: all): the messages among those UIDs with a greater modseq, in uid
  * order.  With $3, those without \Seen get it under one new modseq
  * (RFC 9051 6.4.5) and the rows show the new flags.
  */
@@ -249,21 +279,23 @@ const char mdb_fetch_sql[] =
     "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
     "  WHERE id = $1 AND $3::boolean AND EXISTS (SELECT 1 FROM messages "
     "  WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) "
-    "  AND flags & 1 = 0) RETURNING highestmodseq), "
+    "  AND modseq > $6::bigint AND flags & 1 = 0) "
+    "  RETURNING highestmodseq), "
     "upd AS (UPDATE messages m SET flags = m.flags | 1, "
     "  modseq = mb.highestmodseq FROM mb WHERE m.mailbox_id = $1 "
-    "  AND m.uid = ANY ($2::bigint[]) AND m.flags & 1 = 0 "
-    "  RETURNING m.uid, m.flags, m.modseq), "
+    "  AND m.uid = ANY ($2::bigint[]) AND m.modseq > $6::bigint "
+    "  AND m.flags & 1 = 0 RETURNING m.uid, m.flags, m.modseq), "
     "note AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM mb) "
     "SELECT m.uid, COALESCE(u.flags, m.flags), m.keywords, "
     "  floor(extract(epoch FROM m.internaldate))::bigint, m.size, "
     "  CASE WHEN $4::boolean THEN m.envelope END, "
     "  CASE WHEN $5::boolean THEN m.bodystructure END, m.prefix, b.name, "
     "  COALESCE(u.modseq, m.modseq), u.uid IS NOT NULL, "
-    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note) "
+    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note), false "
     "FROM messages m JOIN blobs b ON b.id = m.blob_id "
     "  LEFT JOIN upd u ON u.uid = m.uid "
-    "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) ORDER BY m.uid";
+    "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) "
+    "  AND m.modseq > $6::bigint ORDER BY m.uid";
 
 /*
  * STORE's new flags and keywords of a row m: $3 0 replace, 1 add,
@@ -287,30 +319,47 @@ const char mdb_fetch_sql[] =
     "(" STORE_FLAGS " <> m.flags OR " STORE_KEYWORDS " <> m.keywords)"
 
 /*
- * $1 mailbox id, $2 bigint[] of UIDs, $3..$5 as above: change the rows
- * whose flags or keywords would change, under one new modseq (the
- * UPDATE recomputes from the row it locks, so concurrent STOREs do not
- * lose each other's changes).  Rows: every message among the UIDs, in
- * the columns of FETCH (internaldate, size, envelope, bodystructure,
- * prefix and blob empty).
+ * $1 mailbox id, $2 bigint[] of UIDs, $3..$5 as above, $6 UNCHANGEDSINCE
+ * ('': none; RFC 7162 3.1.3): change the rows whose flags or keywords
+ * would change (and whose modseq is not above $6), under one new modseq.
+ * The mailbox row is locked first, then the messages (cur: their latest
+ * versions, as every writer of the mailbox takes its row lock first), so
+ * what is decided, changed and answered is the current state, and
+ * concurrent STOREs do not lose each other's changes.  Rows: every
+ * message among the UIDs, in the columns of FETCH (internaldate, size,
+ * envelope, bodystructure, prefix and blob empty).
  */
 const char mdb_store_sql[] =
-    "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
-    "  WHERE id = $1 AND EXISTS (SELECT 1 FROM messages m "
-    "  WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) "
+    "WITH lk AS (SELECT id FROM mailboxes WHERE id = $1 FOR UPDATE), "
+    "cur AS (SELECT m.uid, m.flags, m.keywords, m.modseq, "
+    "  (NULLIF($6, '') IS NULL OR m.modseq <= NULLIF($6, '')::bigint) "
+    "  AS ok FROM messages m, lk WHERE m.mailbox_id = $1 "
+    "  AND m.uid = ANY ($2::bigint[]) FOR UPDATE OF m), "
+    "mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
+    "  WHERE id = $1 AND EXISTS (SELECT 1 FROM cur m WHERE m.ok "
     "  AND " STORE_CHANGES ") RETURNING highestmodseq), "
     "upd AS (UPDATE messages m SET flags = " STORE_FLAGS ", "
     "  keywords = " STORE_KEYWORDS ", modseq = mb.highestmodseq "
-    "  FROM mb WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) "
+    "  FROM mb, cur c WHERE m.mailbox_id = $1 AND m.uid = c.uid AND c.ok "
     "  AND " STORE_CHANGES " RETURNING m.uid, m.flags, m.keywords, "
     "  m.modseq), "
     "note AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM mb) "
-    "SELECT t.uid, COALESCE(u.flags, t.flags), "
-    "  COALESCE(u.keywords, t.keywords), 0, 0, NULL, NULL, NULL, NULL, "
-    "  COALESCE(u.modseq, t.modseq), u.uid IS NOT NULL, "
-    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note) "
-    "FROM messages t LEFT JOIN upd u ON u.uid = t.uid "
-    "WHERE t.mailbox_id = $1 AND t.uid = ANY ($2::bigint[]) ORDER BY t.uid";
+    "SELECT c.uid, COALESCE(u.flags, c.flags), "
+    "  COALESCE(u.keywords, c.keywords), 0, 0, NULL, NULL, NULL, NULL, "
+    "  COALESCE(u.modseq, c.modseq), u.uid IS NOT NULL, "
+    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note), "
+    "  NOT c.ok "
+    "FROM cur c LEFT JOIN upd u ON u.uid = c.uid ORDER BY c.uid";
+
+/*
+ * $1 mailbox id, $2 modseq, $3 the UID after which to go on, $4 NULL or
+ * an int8multirange of UIDs, $5 the batch size: UIDs expunged since that
+ * modseq (among those UIDs), ascending (RFC 7162 3.2.5.1, 3.2.6).
+ */
+const char mdb_vanished_sql[] =
+    "SELECT uid FROM expunged WHERE mailbox_id = $1 AND modseq > $2 "
+    "  AND uid > $3 AND ($4::int8multirange IS NULL "
+    "  OR uid <@ $4::int8multirange) ORDER BY uid LIMIT $5";
 
 /* ---- search (search.c) ---- */
 
@@ -320,20 +369,21 @@ const char mdb_store_sql[] =
  * is a parameter.  $1 mailbox id, $2 the UID after which to go on, $3
  * the last UID of the session's view, $4 the batch size; the keys' values
  * are $5 on.  The WHERE clause holds the top-level keys that PostgreSQL
- * can answer from the row (flags, keywords, size, INTERNALDATE, UID and
- * sequence sets, and NOT/OR/AND of these); keys that need the message
- * (header, body, Date:) are left to search_match() over the rows, which
- * then also carry what it needs.  Rows, in UID order: uid; or, when some
- * key needs the message, uid, flags, keywords, size, INTERNALDATE's date
- * as yyyymmdd, blob name, prefix.  Dates are those of the database
- * session's TimeZone, both here and in "internaldate::date".
+ * can answer from the row (flags, keywords, size, INTERNALDATE, modseq,
+ * UID and sequence sets, \Recent as a UID set, and NOT/OR/AND of these);
+ * keys that need the message (header, body, Date:) are left to
+ * search_match() over the rows, which then also carry what it needs.
+ * Rows, in UID order: uid, modseq; or, when some key needs the message,
+ * uid, flags, keywords, size, INTERNALDATE's date as yyyymmdd, blob name,
+ * prefix, modseq.  Dates are those of the database session's TimeZone,
+ * both here and in "internaldate::date".
  */
 static const char search_uids_sql[] =
-    "SELECT m.uid FROM messages m "
+    "SELECT m.uid, m.modseq FROM messages m "
     "WHERE m.mailbox_id = $1 AND m.uid > $2 AND m.uid <= $3 AND ";
 static const char search_msgs_sql[] =
     "SELECT m.uid, m.flags, m.keywords, m.size, "
-    "  to_char(m.internaldate, 'YYYYMMDD'), b.name, m.prefix "
+    "  to_char(m.internaldate, 'YYYYMMDD'), b.name, m.prefix, m.modseq "
     "FROM messages m JOIN blobs b ON b.id = m.blob_id "
     "WHERE m.mailbox_id = $1 AND m.uid > $2 AND m.uid <= $3 AND ";
 static const char search_tail_sql[] = " ORDER BY m.uid LIMIT $4";
@@ -431,8 +481,14 @@ search_where_value(struct search_sql *q, const struct search_key *k)
 		break;
 	case SK_UID:
 	case SK_SEQ:		/* both as UID ranges of the view */
+	case SK_RECENT:
 		n = search_param(q, search_ranges(k));
 		buf_printf(b, "m.uid <@ $%d::int8multirange", n);
+		break;
+	case SK_MODSEQ:		/* RFC 7162 3.1.5 */
+		n = search_param(q, xasprintf("%llu",
+		    (unsigned long long)k->num));
+		buf_printf(b, "m.modseq >= $%d::bigint", n);
 		break;
 	default:
 		fatalx("search: key %d in SQL", (int)k->type);

@@ -1,14 +1,21 @@
 /*
  * imapd/mbox.c — SELECT and EXAMINE (RFC 9051 6.3.2, 6.3.3), CLOSE and
- * UNSELECT (6.4.1, RFC 3691), and keeping a session's view of the selected
- * mailbox in step with the database (RFC 9051 7.4, 7.5.1, 5.2).
+ * UNSELECT (6.4.1, RFC 3691), and a session's view of the selected
+ * mailbox: the list of UIDs in sequence order, and the UIDs \Recent in
+ * it.  Keeping the view in step with the database is mbox_sync.c's.
  *
- * The view is the list of UIDs in sequence order.  What changed since the
- * view was last synced is read by modseq: messages with a greater modseq
- * (new or with new flags) and the expunge log.  Expunges are reported
- * only where RFC 9051 7.5.1 allows it — not while FETCH, STORE or SEARCH
- * (by sequence numbers) run — and otherwise kept for later, so sequence
- * numbers never move under a command that uses them.
+ * \Recent (RFC 3501 2.3.2; not in IMAP4rev2): a message is recent in
+ * the one read-write IMAP4rev1 session that first sees it — the session
+ * claims the UIDs from mailboxes.recent_uid up to the uidnext it saw, in
+ * the statement that reads the mailbox (mdb_select_sql, mdb_sync_sql).
+ * EXAMINE and read-only views claim nothing and show the unclaimed ones
+ * as recent.  The session keeps its recent UIDs as ranges.
+ *
+ * CONDSTORE and QRESYNC (RFC 7162) here: the select parameters,
+ * HIGHESTMODSEQ, [CLOSED] when SELECT closes a mailbox (3.2.11), the
+ * resynchronisation that follows a QRESYNC SELECT (fetch_vanished.c).
+ * IMAP4rev2 sessions (RFC 9051 6.3.2) get no RECENT and no UNSEEN, and
+ * a LIST response of the mailbox.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +24,7 @@
 #include <bsd/string.h>
 
 #include "buf.h"
+#include "imap_fmt.h"
 #include "imap_parse.h"
 #include "imap_utf7.h"
 #include "log.h"
@@ -32,11 +40,12 @@ mbox_free(struct mbox **mp)
 		return;
 	free(m->name);
 	free(m->uids);
+	free(m->recent);
 	free(m);
 	*mp = NULL;
 }
 
-static void
+void
 mbox_add_uid(struct mbox *m, uint32_t uid)
 {
 	if (m->n == m->cap) {
@@ -71,9 +80,62 @@ mbox_seq(const struct mbox *m, uint32_t uid)
 	return i < m->n && m->uids[i] == uid ? i + 1 : 0;
 }
 
-static void
+/* ---- \Recent ---- */
+
+bool
+mbox_recent(const struct mbox *m, uint32_t uid)
+{
+	size_t	 lo = 0, hi = m->nrecent_ranges;
+
+	while (lo < hi) {
+		size_t	 mid = lo + (hi - lo) / 2;
+
+		if (uid < m->recent[mid].lo)
+			hi = mid;
+		else if (uid > m->recent[mid].hi)
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
+}
+
+/*
+ * UIDs from .. below - 1 are recent here (a claim: they ascend over the
+ * calls); nrecent counts those in the view.
+ */
+void
+mbox_recent_add(struct mbox *m, uint64_t from, uint64_t below)
+{
+	struct imap_range	*last;
+	size_t			 i, j;
+
+	last = m->nrecent_ranges > 0 ? &m->recent[m->nrecent_ranges - 1] :
+	    NULL;
+	if (last != NULL && from <= last->hi)
+		from = (uint64_t)last->hi + 1;
+	if (below > (uint64_t)UINT32_MAX + 1)
+		below = (uint64_t)UINT32_MAX + 1;
+	if (from == 0 || from >= below)
+		return;
+	i = mbox_lower_bound(m, (uint32_t)from);
+	j = below > UINT32_MAX ? m->n : mbox_lower_bound(m, (uint32_t)below);
+	m->nrecent += j - i;
+	if (last != NULL && (uint64_t)last->hi + 1 == from) {
+		last->hi = (uint32_t)(below - 1);	/* they touch */
+		return;
+	}
+	m->recent = xreallocarray(m->recent, m->nrecent_ranges + 1,
+	    sizeof(*m->recent));
+	m->recent[m->nrecent_ranges].lo = (uint32_t)from;
+	m->recent[m->nrecent_ranges++].hi = (uint32_t)(below - 1);
+}
+
+void
 mbox_remove_seq(struct mbox *m, size_t seq)
 {
+	if (mbox_recent(m, m->uids[seq - 1]))
+		m->nrecent--;
 	memmove(&m->uids[seq - 1], &m->uids[seq], (m->n - seq) *
 	    sizeof(*m->uids));
 	m->n--;
@@ -188,168 +250,67 @@ mbox_uids_pg(const uint32_t *uids, size_t n)
 	return buf_steal(&b, NULL);
 }
 
-/* Drop expunged UIDs from the view, saying EXPUNGE for each. */
+/* ---- sets written out ---- */
+
 void
-mbox_expunged(struct session *s, PGresult *res, int col)
+set_out_init(struct set_out *o, struct buf *b)
 {
-	uint64_t	 uid;
-	size_t		 seq;
-
-	for (int r = 0; r < PQntuples(res); r++)
-		if (db_u64(PQgetvalue(res, r, col), UINT32_MAX, &uid) &&
-		    (seq = mbox_seq(s->sel, (uint32_t)uid)) != 0) {
-			buf_printf(&s->out, "* %zu EXPUNGE\r\n", seq);
-			mbox_remove_seq(s->sel, seq);
-		}
-	session_flush_out(s);
+	memset(o, 0, sizeof(*o));
+	o->b = b;
 }
 
-/* ---- changes ---- */
-
-struct sync {
-	struct session	*s;
-	bool		 expunges;
-	void		(*fn)(struct session *);
-	char		 status[4];	/* fn NULL: cmd_done() with these */
-	char		*text;
-};
-
+/* The open range goes out: ",lo" or ",lo:hi". */
 static void
-sync_fetch(struct session *s, size_t seq, uint32_t uid, PGresult *res,
-    int row)
+set_out_flush(struct set_out *o)
 {
-	unsigned long	 flags = strtoul(PQgetvalue(res, row, 2), NULL, 10);
-
-	buf_printf(&s->out, "* %zu FETCH (UID %u FLAGS ", seq, uid);
-	flags_write(&s->out, (unsigned)flags, PQgetvalue(res, row, 3));
-	buf_add_str(&s->out, ")\r\n");
+	if (!o->open)
+		return;
+	buf_printf(o->b, "%s%u", o->ranges++ > 0 ? "," : "", o->lo);
+	if (o->hi != o->lo)
+		buf_printf(o->b, ":%u", o->hi);
+	o->open = false;
 }
 
-/* Apply the rows of mdb_sync_sql to the view and say what changed. */
-static void
-sync_apply(struct session *s, PGresult *res, bool expunges)
+void
+set_out_add(struct set_out *o, uint32_t v)
 {
-	struct mbox	*m = s->sel;
-	size_t		 before = m->n, seq;
-	uint64_t	 uid, top = 0, next = 0;
-	bool		 held = false;
-
-	for (int r = 0; r < PQntuples(res); r++) {
-		const char	*k = PQgetvalue(res, r, 0);
-
-		if (!db_u64(PQgetvalue(res, r, 1), UINT32_MAX, &uid) ||
-		    !db_u64(PQgetvalue(res, r, 5), INT64_MAX, &top) ||
-		    !db_u64(PQgetvalue(res, r, 6), UINT32_MAX, &next))
-			continue;
-		seq = mbox_seq(m, (uint32_t)uid);
-		if (k[0] == 'x' && seq != 0 && !expunges)
-			held = true;
-		else if (k[0] == 'x' && seq != 0) {
-			buf_printf(&s->out, "* %zu EXPUNGE\r\n", seq);
-			mbox_remove_seq(m, seq);
-			before--;
-		} else if (k[0] == 'm' && seq != 0)
-			sync_fetch(s, seq, (uint32_t)uid, res, r);
-		else if (k[0] == 'm' && (m->n == 0 || uid > m->uids[m->n - 1]))
-			mbox_add_uid(m, (uint32_t)uid);
-	}
-	if (m->n != before)
-		buf_printf(&s->out, "* %zu EXISTS\r\n", m->n);
-	session_flush_out(s);
-	m->expunge_pending = held;
-	if (!held && top > m->modseq)	/* else read again next time */
-		m->modseq = top;
-	if (next > m->uidnext)
-		m->uidnext = (uint32_t)next;
-}
-
-static void
-sync_result(PGresult *res, const char *err, void *arg)
-{
-	struct sync	*y = arg;
-	struct session	*s = y->s;
-	void		(*fn)(struct session *) = y->fn;
-	bool		 expunges = y->expunges;
-	char		 status[4], *text = y->text;
-
-	memcpy(status, y->status, sizeof(status));
-	free(y);
-	if (s == NULL) {
-		free(text);
+	o->n++;
+	if (o->open && o->hi != UINT32_MAX && v == o->hi + 1) {
+		o->hi = v;
 		return;
 	}
-	s->cmd.state = NULL;
-	if (res == NULL)
-		log_warnx("%s sync: %s", s->id, err);
-	else if (PQntuples(res) == 0) {
-		free(text);
-		session_bye(s, "The selected mailbox was deleted");
-		return;
-	} else
-		sync_apply(s, res, expunges);
-	if (fn != NULL)
-		fn(s);
-	else
-		cmd_done(s, status, "%s", text);
-	free(text);
-}
-
-static void
-sync_forget(void *arg)
-{
-	struct sync	*y = arg;
-
-	y->s = NULL;	/* the answer comes later; drop it then */
+	set_out_flush(o);
+	o->lo = o->hi = v;
+	o->open = true;
 }
 
 void
-mbox_sync(struct session *s, bool expunges, void (*fn)(struct session *))
+set_out_end(struct set_out *o)
 {
-	struct sync	*y = xcalloc(1, sizeof(*y));
-	char		 id[24], modseq[24];
-
-	y->s = s;
-	y->expunges = expunges;
-	y->fn = fn;
-	if (s->cmd.state != NULL && s->cmd.state_free != NULL)
-		s->cmd.state_free(s->cmd.state);
-	s->cmd.state = y;
-	s->cmd.state_free = sync_forget;
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)s->sel->id);
-	snprintf(modseq, sizeof(modseq), "%llu",
-	    (unsigned long long)s->sel->modseq);
-	mdb_query(s->d, mdb_sync_sql, 2, (const char *const[]){ id, modseq },
-	    sync_result, y);
+	set_out_flush(o);
 }
 
-void
-cmd_done_sync(struct session *s, bool expunges, const char *status,
-    const char *text)
-{
-	struct sync	*y;
+/* ---- CONDSTORE ---- */
 
-	if (s->sel == NULL) {
-		cmd_done(s, status, "%s", text);
+void
+mbox_condstore_enable(struct session *s)
+{
+	if (s->condstore)
 		return;
-	}
-	mbox_sync(s, expunges, NULL);
-	y = s->cmd.state;
-	strlcpy(y->status, status, sizeof(y->status));
-	y->text = xstrdup(text);
+	s->condstore = true;
+	/* RFC 7162 3.1: the first enabling command in a selected state */
+	if (s->sel != NULL)
+		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest",
+		    (unsigned long long)s->sel->modseq);
 }
 
-/* NOTIFY wharf_mailbox: payload the mailbox id; NULL: maybe missed. */
-void
-imapd_notify(const char *channel, const char *payload, void *arg)
+bool
+mbox_modseq_arg(const struct imap_arg *arg, uint64_t *v_r)
 {
-	struct imapd	*d = arg;
-	uint64_t	 id = 0;
+	const char	*a, *why;
 
-	if (payload != NULL && !db_u64(payload, INT64_MAX, &id))
-		return;
-	for (struct session *s = d->sessions; s != NULL; s = s->next)
-		if (s->sel != NULL && (channel == NULL || s->sel->id == id))
-			idle_notify(s);
+	return imap_arg_atom(arg, &a) && a[0] >= '0' && a[0] <= '9' &&
+	    str_to_u64(a, 0, INT64_MAX, v_r, &why) == 0;
 }
 
 /* ---- SELECT, EXAMINE ---- */
@@ -360,6 +321,12 @@ struct select {
 	struct buf	 keywords;	/* " kw1 kw2 " seen in the mailbox */
 	size_t		 unseen;	/* first unseen sequence number */
 	bool		 answered;	/* the query came back */
+	/* select-params (RFC 7162 3.1.8, 3.2.5) */
+	bool		 condstore, qresync;
+	uint32_t	 qr_uidvalidity;
+	uint64_t	 qr_modseq;
+	struct imap_range *qr_known;	/* NULL: every UID */
+	size_t		 qr_nknown;
 };
 
 /* Keywords seen, as " kw1 kw2 " (a mailbox has few distinct ones). */
@@ -391,6 +358,16 @@ select_row(struct select *sel, PGresult *res, int r)
 	(void)flags_pg_array(PQgetvalue(res, r, 6), select_keyword, sel);
 }
 
+/* RFC 9051 6.3.2: the mailbox's LIST response, for IMAP4rev2. */
+static void
+select_list(struct session *s, const struct mbox *m)
+{
+	buf_add_str(&s->out, "* LIST () \"/\" ");
+	imap_fmt_astring(&s->out, m->name, strlen(m->name), true);
+	buf_add_str(&s->out, "\r\n");
+	session_flush_out(s);
+}
+
 static void
 select_report(struct session *s, struct select *sel)
 {
@@ -405,13 +382,19 @@ select_report(struct session *s, struct select *sel)
 	    m->readonly ? "" : "\\Answered \\Flagged \\Deleted \\Seen "
 	    "\\Draft \\*");
 	session_printf(s, "* %zu EXISTS", m->n);
-	session_printf(s, "* 0 RECENT");
-	if (sel->unseen != 0)
+	if (!s->rev2)
+		session_printf(s, "* %zu RECENT", m->nrecent);
+	if (sel->unseen != 0 && !s->rev2)
 		session_printf(s, "* OK [UNSEEN %zu] First unseen",
 		    sel->unseen);
 	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid",
 	    m->uidvalidity);
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID", m->uidnext);
+	if (s->condstore)	/* RFC 7162 3.1.2.1 */
+		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest",
+		    (unsigned long long)m->modseq);
+	if (s->rev2)
+		select_list(s, m);
 }
 
 /* The command ends (answered) or the session goes (maybe not yet). */
@@ -422,6 +405,8 @@ select_free(void *arg)
 
 	mbox_free(&sel->m);
 	buf_clear(&sel->keywords);
+	free(sel->qr_known);
+	sel->qr_known = NULL;
 	if (!sel->answered) {
 		sel->s = NULL;	/* the answer comes later: freed then */
 		return;
@@ -429,13 +414,76 @@ select_free(void *arg)
 	free(sel);
 }
 
+/* The mailbox row (row 0): false when it is not what it must be. */
+static bool
+select_mailbox(struct mbox *m, PGresult *res)
+{
+	uint64_t	 id, v, next, modseq;
+
+	if (!db_u64(PQgetvalue(res, 0, 0), INT64_MAX, &id) ||
+	    !db_u64(PQgetvalue(res, 0, 1), UINT32_MAX, &v) ||
+	    !db_u64(PQgetvalue(res, 0, 2), (uint64_t)UINT32_MAX + 1, &next) ||
+	    !db_u64(PQgetvalue(res, 0, 3), INT64_MAX, &modseq))
+		return false;
+	m->id = id;
+	m->uidvalidity = (uint32_t)v;
+	m->uidnext = next > UINT32_MAX ? UINT32_MAX : (uint32_t)next;
+	m->modseq = modseq;
+	return true;
+}
+
+/* The first recent UID (column 7; NULL: none) up to uidnext. */
+static void
+select_recent(struct session *s, struct mbox *m, PGresult *res)
+{
+	uint64_t	 first, next;
+
+	if (s->rev2 || PQgetisnull(res, 0, 7) ||
+	    !db_u64(PQgetvalue(res, 0, 7), INT64_MAX, &first) ||
+	    !db_u64(PQgetvalue(res, 0, 2), (uint64_t)UINT32_MAX + 1, &next))
+		return;
+	mbox_recent_add(m, first, next);
+}
+
+/*
+ * The mailbox is selected: with QRESYNC and the same UIDVALIDITY the
+ * changes since the client's modseq follow (fetch_vanished.c), else the
+ * command ends (RFC 7162 3.2.5.1).
+ */
+static void
+select_done(struct session *s, struct select *sel)
+{
+	const char		*text = sel->m->readonly ?
+				    "[READ-ONLY] EXAMINE completed" :
+				    "[READ-WRITE] SELECT completed";
+	struct imap_range	*known = sel->qr_known;
+	size_t			 nknown = sel->qr_nknown;
+	uint64_t		 modseq = sel->qr_modseq;
+	bool			 resync = sel->qresync &&
+				    sel->qr_uidvalidity == sel->m->uidvalidity;
+
+	s->sel = sel->m;
+	sel->m = NULL;
+	s->state = IMAP_STATE_SELECTED;
+	log_info("%s %s %s", s->id, s->sel->readonly ? "examine" : "select",
+	    s->sel->name);
+	if (!resync) {
+		cmd_done(s, "OK", "%s", text);
+		return;
+	}
+	sel->qr_known = NULL;
+	s->cmd.state_free(s->cmd.state);	/* sel (answered) */
+	s->cmd.state = NULL;
+	s->cmd.state_free = NULL;
+	fetch_qresync(s, modseq, known, nknown, text);
+	free(known);
+}
+
 static void
 select_result(PGresult *res, const char *err, void *arg)
 {
 	struct select	*sel = arg;
 	struct session	*s = sel->s;
-	struct mbox	*m = sel->m;
-	uint64_t	 id, v, next, modseq;
 
 	if (s == NULL) {	/* the session went away */
 		free(sel);
@@ -449,27 +497,115 @@ select_result(PGresult *res, const char *err, void *arg)
 		    "later" : "[NONEXISTENT] No such mailbox");
 		return;
 	}
-	if (!db_u64(PQgetvalue(res, 0, 0), INT64_MAX, &id) ||
-	    !db_u64(PQgetvalue(res, 0, 1), UINT32_MAX, &v) ||
-	    !db_u64(PQgetvalue(res, 0, 2), UINT32_MAX, &next) ||
-	    !db_u64(PQgetvalue(res, 0, 3), INT64_MAX, &modseq)) {
+	if (!select_mailbox(sel->m, res)) {
 		cmd_done(s, "NO", "[SERVERBUG] Bad mailbox row");
 		return;
 	}
-	m->id = id;
-	m->uidvalidity = (uint32_t)v;
-	m->uidnext = (uint32_t)next;
-	m->modseq = modseq;
 	for (int r = 0; r < PQntuples(res); r++)
 		select_row(sel, res, r);
+	select_recent(s, sel->m, res);
 	select_report(s, sel);
-	s->sel = m;
-	sel->m = NULL;
-	s->state = IMAP_STATE_SELECTED;
-	log_info("%s %s %s", s->id, m->readonly ? "examine" : "select",
-	    m->name);
-	cmd_done(s, "OK", "[%s] %s completed", m->readonly ? "READ-ONLY" :
-	    "READ-WRITE", s->cmd.name);
+	select_done(s, sel);
+}
+
+/* number (RFC 9051 9) from min to max. */
+static bool
+select_number(const struct imap_arg *arg, uint64_t min, uint64_t max,
+    uint64_t *v_r)
+{
+	const char	*a, *why;
+
+	return imap_arg_atom(arg, &a) && a[0] >= '0' && a[0] <= '9' &&
+	    str_to_u64(a, min, max, v_r, &why) == 0;
+}
+
+/* A sequence-set without "*" (RFC 7162 7 known-uids), resolved. */
+static bool
+select_set(const struct imap_arg *arg, struct imap_range **r_r, size_t *n_r)
+{
+	struct imap_seqset	 set;
+	const char		*a;
+	bool			 ok;
+
+	if (!imap_arg_atom(arg, &a) || imap_seqset_parse(a, &set) == -1)
+		return false;
+	ok = !set.saved;
+	for (size_t i = 0; ok && i < set.n; i++)
+		ok = set.r[i].lo != 0 && set.r[i].hi != 0;
+	if (ok && r_r != NULL)
+		imap_seqset_resolve(&set, UINT32_MAX, r_r, n_r);
+	imap_seqset_free(&set);
+	return ok;
+}
+
+/*
+ * QRESYNC (uidvalidity mod-sequence-value [known-uids]
+ * [(known-sequence-set known-uid-set)]) (RFC 7162 3.2.5); the sequence
+ * match data is only checked: the expunge log is complete.
+ */
+static const char *
+select_qresync(const struct imap_arg *arg, struct select *sel)
+{
+	const struct imap_arg	*v, *m;
+	size_t			 n, nm, i = 2;
+	uint64_t		 uv;
+
+	if (!imap_arg_list(arg, &v, &n) || n < 2 || n > 4 ||
+	    !select_number(&v[0], 1, UINT32_MAX, &uv) ||
+	    !select_number(&v[1], 1, INT64_MAX, &sel->qr_modseq))
+		return "Syntax: QRESYNC (uidvalidity modseq [known-uids] "
+		    "[(seqs uids)])";
+	sel->qr_uidvalidity = (uint32_t)uv;
+	if (i < n && v[i].type != IMAP_ARG_LIST && !select_set(&v[i++],
+	    &sel->qr_known, &sel->qr_nknown))
+		return "Invalid known UIDs";
+	if (i < n && (!imap_arg_list(&v[i], &m, &nm) || nm != 2 ||
+	    !select_set(&m[0], NULL, NULL) || !select_set(&m[1], NULL, NULL) ||
+	    ++i < n))
+		return "Invalid sequence match data";
+	if (i < n)
+		return "Invalid QRESYNC parameter";
+	sel->qresync = true;
+	return NULL;
+}
+
+/* select-params (RFC 4466 2.1): NULL, or why it is BAD. */
+static const char *
+select_params(struct session *s, const struct imap_arg *arg,
+    struct select *sel)
+{
+	const struct imap_arg	*v;
+	size_t			 n;
+	const char		*why;
+
+	if (!imap_arg_list(arg, &v, &n) || n == 0)
+		return "Invalid SELECT parameters";
+	for (size_t i = 0; i < n; i++) {
+		if (imap_arg_atom_equals(&v[i], "CONDSTORE"))
+			sel->condstore = true;
+		else if (!imap_arg_atom_equals(&v[i], "QRESYNC") ||
+		    i + 1 == n || sel->qresync)
+			return "Unknown SELECT parameter";
+		else if (!s->qresync)	/* RFC 7162 3.2.3 */
+			return "QRESYNC needs ENABLE QRESYNC first";
+		else if ((why = select_qresync(&v[++i], sel)) != NULL)
+			return why;
+	}
+	return NULL;
+}
+
+static struct select *
+select_new(struct session *s, char *name)
+{
+	struct select	*sel = xcalloc(1, sizeof(*sel));
+
+	sel->s = s;
+	sel->m = xcalloc(1, sizeof(*sel->m));
+	sel->m->name = name;
+	sel->m->readonly = strcmp(s->cmd.name, "EXAMINE") == 0;
+	buf_init(&sel->keywords, 64 * 1024);
+	buf_add(&sel->keywords, " ", 1);
+	return sel;
 }
 
 void
@@ -477,28 +613,52 @@ cmd_select(struct session *s)
 {
 	struct select	*sel;
 	char		*name, uid[24];
+	const char	*why;
 
 	if (s->cmd.nargs < 1 || s->cmd.nargs > 2) {
-		cmd_done(s, "BAD", "Syntax: %s mailbox", s->cmd.name);
+		cmd_done(s, "BAD", "Syntax: %s mailbox [(parameters)]",
+		    s->cmd.name);
 		return;
 	}
 	if ((name = mbox_name_arg(s, &s->cmd.args[0])) == NULL)
 		return;
+	sel = select_new(s, name);
+	sel->answered = true;	/* until the query is sent */
+	if (s->cmd.nargs == 2 && (why = select_params(s, &s->cmd.args[1],
+	    sel)) != NULL) {
+		select_free(sel);
+		cmd_done(s, "BAD", "%s", why);
+		return;
+	}
+	/* RFC 7162 3.2.11, RFC 9051 7.1: responses after it are the new's */
+	if (s->sel != NULL)
+		session_printf(s, "* OK [CLOSED] Previous mailbox closed");
 	/* RFC 9051 6.3.2: a failed SELECT leaves no mailbox selected. */
 	mbox_free(&s->sel);
 	s->state = IMAP_STATE_AUTH;
-	sel = xcalloc(1, sizeof(*sel));
-	sel->s = s;
-	sel->m = xcalloc(1, sizeof(*sel->m));
-	sel->m->name = name;
-	sel->m->readonly = strcmp(s->cmd.name, "EXAMINE") == 0;
-	buf_init(&sel->keywords, 64 * 1024);
-	buf_add(&sel->keywords, " ", 1);
+	s->condstore |= sel->condstore;
+	sel->answered = false;
 	s->cmd.state = sel;
 	s->cmd.state_free = select_free;
 	snprintf(uid, sizeof(uid), "%llu", (unsigned long long)s->user_id);
-	mdb_query(s->d, mdb_select_sql, 2, (const char *const[]){ uid, name },
-	    select_result, sel);
+	/* \Recent is claimed by a read-write IMAP4rev1 session */
+	mdb_query(s->d, mdb_select_sql, 3, (const char *const[]){ uid, name,
+	    !sel->m->readonly && !s->rev2 ? "t" : "f" }, select_result, sel);
+}
+
+/*
+ * A query failed after SELECT/EXAMINE made the view (QRESYNC's changes
+ * are sent after): the command's NO leaves no mailbox selected (RFC 9051
+ * 6.3.2).  Any other command keeps it.
+ */
+void
+mbox_select_failed(struct session *s)
+{
+	if (s->sel == NULL || (strcmp(s->cmd.name, "SELECT") != 0 &&
+	    strcmp(s->cmd.name, "EXAMINE") != 0))
+		return;
+	mbox_free(&s->sel);
+	s->state = IMAP_STATE_AUTH;
 }
 
 /* ---- CLOSE, UNSELECT ---- */

@@ -19,6 +19,11 @@
  * UID per match (at most the view's size), is written out as the output
  * queue drains.  There is no full-text index yet: BODY and TEXT read
  * every candidate message.
+ *
+ * RECENT is the session's \Recent UIDs (mbox.c); with a MODSEQ key (RFC
+ * 7162 3.1.5, a CONDSTORE enabling command) the response ends with the
+ * highest modseq of what it returns: "(MODSEQ n)" after SEARCH's numbers
+ * (3.1.6), "MODSEQ n" in ESEARCH (RFC 4731 3.2).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +59,7 @@ struct search {
 	unsigned		 limit;		/* rows per batch */
 	bool			 inflight;	/* a query is out */
 	uint32_t		*hits;		/* UIDs, ascending */
+	uint64_t		*modseqs;	/* theirs, with a MODSEQ key */
 	size_t			 nhits, cap;
 	size_t			 written;	/* hits in the response */
 	bool			 begun;		/* the response is started */
@@ -73,18 +79,24 @@ search_free(void *arg)
 	mdb_search_sql_clear(&x->sql);
 	buf_clear(&x->msg);
 	free(x->hits);
+	free(x->modseqs);
 	free(x);
 }
 
 static void
-search_hit(struct search *x, uint32_t uid)
+search_hit(struct search *x, uint32_t uid, uint64_t modseq)
 {
 	if (mbox_seq(x->s->sel, uid) == 0)	/* not in the view (yet) */
 		return;
 	if (x->nhits == x->cap) {
 		x->cap = x->cap == 0 ? 256 : x->cap * 2;
 		x->hits = xreallocarray(x->hits, x->cap, sizeof(*x->hits));
+		if (x->q.modseq)
+			x->modseqs = xreallocarray(x->modseqs, x->cap,
+			    sizeof(*x->modseqs));
 	}
+	if (x->q.modseq)
+		x->modseqs[x->nhits] = modseq;
 	x->hits[x->nhits++] = uid;
 }
 
@@ -113,11 +125,22 @@ resolve_set(struct search_key *k, const struct mbox *m)
 	k->nuids = nr;
 }
 
+/* RECENT: the session's \Recent UIDs (ranges ascend, do not touch). */
+static void
+resolve_recent(struct search_key *k, const struct mbox *m)
+{
+	k->nuids = m->nrecent_ranges;
+	if (k->nuids > 0)
+		k->uids = xmemdup(m->recent, k->nuids * sizeof(*k->uids));
+}
+
 static void
 resolve_keys(struct search_key *k, const struct mbox *m)
 {
 	if (k->type == SK_UID || k->type == SK_SEQ)
 		resolve_set(k, m);
+	else if (k->type == SK_RECENT)
+		resolve_recent(k, m);
 	for (struct search_key *kid = k->kids; kid != NULL; kid = kid->next)
 		resolve_keys(kid, m);
 }
@@ -171,6 +194,45 @@ esearch_all_more(struct search *x, struct buf *b)
 	x->written++;
 }
 
+/*
+ * The highest modseq of what is returned (RFC 7162 3.1.6): of every
+ * match, or of MIN and MAX when only those are (RFC 4731 3.2); 0: none.
+ */
+static uint64_t
+search_modseq(const struct search *x)
+{
+	uint64_t	 top = 0;
+	bool		 all = x->q.ret == 0 ||
+			    (x->q.ret & (SEARCH_RET_ALL | SEARCH_RET_COUNT));
+
+	if (!x->q.modseq || x->nhits == 0)
+		return 0;
+	if (!all) {
+		if (x->q.ret & SEARCH_RET_MIN)
+			top = x->modseqs[0];
+		if ((x->q.ret & SEARCH_RET_MAX) &&
+		    x->modseqs[x->nhits - 1] > top)
+			top = x->modseqs[x->nhits - 1];
+		return top;
+	}
+	for (size_t i = 0; i < x->nhits; i++)
+		if (x->modseqs[i] > top)
+			top = x->modseqs[i];
+	return top;
+}
+
+static void
+search_respond_end(struct session *s, struct search *x)
+{
+	uint64_t	 top = search_modseq(x);
+
+	if (top != 0)
+		buf_printf(&s->out, x->q.ret != 0 ? " MODSEQ %llu" :
+		    " (MODSEQ %llu)", (unsigned long long)top);
+	buf_add_str(&s->out, "\r\n");
+	session_flush_out(s);
+}
+
 static void
 search_respond(struct session *s)
 {
@@ -197,8 +259,7 @@ search_respond(struct session *s)
 		}
 		session_flush_out(s);
 	}
-	buf_add_str(&s->out, "\r\n");
-	session_flush_out(s);
+	search_respond_end(s, x);
 	s->cmd.lowat = NULL;
 	/* RFC 9051 7.5.1: no EXPUNGE while SEARCH (by numbers) answers. */
 	cmd_done_sync(s, s->cmd.uid, "OK", s->cmd.uid ? "UID SEARCH completed" :
@@ -270,12 +331,13 @@ static void
 search_row(struct search *x, PGresult *res, int r, uint32_t uid)
 {
 	struct search_msg	 m;
-	uint64_t		 flags, size, date;
+	uint64_t		 flags, size, date, modseq;
 	const char		*blob = PQgetvalue(res, r, 5);
 
 	if (!row_u64(res, r, 1, 31, &flags) ||
 	    !row_u64(res, r, 3, INT64_MAX, &size) ||
-	    !row_u64(res, r, 4, 99999999, &date))
+	    !row_u64(res, r, 4, 99999999, &date) ||
+	    !row_u64(res, r, 7, INT64_MAX, &modseq))
 		return;
 	if (read_message(x, blob, PQgetvalue(res, r, 6)) == -1) {
 		log_warn("%s search: uid %u blob %s", x->s->id, uid, blob);
@@ -290,8 +352,9 @@ search_row(struct search *x, PGresult *res, int r, uint32_t uid)
 	m.data = BUF_DATA(&x->msg);
 	m.len = x->msg.len;
 	m.hdr_len = search_header_len(m.data, m.len, NULL);
+	m.modseq = modseq;
 	if (search_match(x->q.root, &m))
-		search_hit(x, uid);
+		search_hit(x, uid, modseq);
 	mime_free(&m.mime);
 }
 
@@ -304,14 +367,15 @@ search_rows(struct search *x, PGresult *res)
 {
 	int		 n = PQntuples(res), r;
 	size_t		 budget = 0;
-	uint64_t	 uid = 0;
+	uint64_t	 uid = 0, modseq = 0;
 
 	for (r = 0; r < n; r++) {
 		if (!row_u64(res, r, 0, UINT32_MAX, &uid) || uid == 0)
 			return 0;	/* cannot happen: CHECK */
-		if (!x->q.root->msg)
-			search_hit(x, (uint32_t)uid);
-		else if (mbox_seq(x->s->sel, (uint32_t)uid) != 0) {
+		if (!x->q.root->msg) {
+			(void)row_u64(res, r, 1, INT64_MAX, &modseq);
+			search_hit(x, (uint32_t)uid, modseq);
+		} else if (mbox_seq(x->s->sel, (uint32_t)uid) != 0) {
 			search_row(x, res, r, (uint32_t)uid);
 			budget += x->msg.len;
 			if (x->msg.cap > SEARCH_KEEP_MAX)
@@ -376,6 +440,8 @@ cmd_search(struct session *s)
 	}
 	if (s->rev2 && x->q.ret == 0)	/* RFC 9051 7.3.4: ESEARCH only */
 		x->q.ret = SEARCH_RET_ALL;
+	if (x->q.modseq)	/* a CONDSTORE enabling command */
+		mbox_condstore_enable(s);
 	x->s = s;
 	buf_init(&x->msg, SEARCH_MSG_MAX);
 	s->cmd.state = x;

@@ -371,7 +371,10 @@ search_match(const struct search_key *k, struct search_msg *m)
 		    k->num);
 	case SK_UID:
 	case SK_SEQ:
+	case SK_RECENT:
 		return in_ranges(k, m->uid);
+	case SK_MODSEQ:
+		return m->modseq >= k->num;
 	case SK_HEADER:
 		return header_match(m, k);
 	case SK_BODY:

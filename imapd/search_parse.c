@@ -21,8 +21,11 @@
  *    each message.  So is the number of keys that read the message
  *    (SEARCH_MSG_KEYS_MAX): each may decode every message once.
  *  - "$" (SEARCHRES, RFC 5182) is not supported: BAD.
- *  - RECENT and NEW match nothing and OLD everything: \Recent is not
- *    kept (see mbox.c).
+ *  - RECENT is the session's \Recent set (SK_RECENT, resolved by
+ *    search.c; empty for IMAP4rev2), NEW is RECENT UNSEEN and OLD is
+ *    NOT RECENT (RFC 3501 6.4.4).
+ *  - MODSEQ [entry-name entry-type] n (RFC 7162 3.1.5): the entry (a
+ *    flag's own modseq) is checked and ignored: a message has one modseq.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +47,13 @@ enum key_arg {
 	A_KEY,		/* NOT key */
 	A_KEY2,		/* OR key key */
 	A_SET,		/* UID sequence-set */
+	A_MODSEQ,	/* [entry-name entry-type-req] mod-sequence-valzer */
 };
+
+/* key_def.bits of SK_RECENT */
+#define RECENT_IS	0
+#define RECENT_NEW	1	/* RECENT UNSEEN */
+#define RECENT_OLD	2	/* NOT RECENT */
 
 static const struct key_def {
 	const char		*name;
@@ -66,12 +75,13 @@ static const struct key_def {
 	{ "HEADER", SK_HEADER, A_HEADER, 0, NULL },
 	{ "KEYWORD", SK_KEYWORD, A_FLAG, 0, NULL },
 	{ "LARGER", SK_LARGER, A_NUMBER, 0, NULL },
-	{ "NEW", SK_NONE, A_NONE, 0, NULL },
+	{ "MODSEQ", SK_MODSEQ, A_MODSEQ, 0, NULL },
+	{ "NEW", SK_RECENT, A_NONE, RECENT_NEW, NULL },
 	{ "NOT", SK_NOT, A_KEY, 0, NULL },
-	{ "OLD", SK_ALL, A_NONE, 0, NULL },
+	{ "OLD", SK_RECENT, A_NONE, RECENT_OLD, NULL },
 	{ "ON", SK_ON, A_DATE, 0, NULL },
 	{ "OR", SK_OR, A_KEY2, 0, NULL },
-	{ "RECENT", SK_NONE, A_NONE, 0, NULL },
+	{ "RECENT", SK_RECENT, A_NONE, RECENT_IS, NULL },
 	{ "SEEN", SK_FLAG, A_NONE, FLAG_SEEN, NULL },
 	{ "SENTBEFORE", SK_SENTBEFORE, A_DATE, 0, NULL },
 	{ "SENTON", SK_SENTON, A_DATE, 0, NULL },
@@ -103,6 +113,7 @@ struct sp {
 	const char		*err;
 	bool			 body;		/* BODY or TEXT seen */
 	size_t			*nmsg;		/* keys that read the message */
+	bool			 modseq;	/* MODSEQ seen */
 };
 
 static struct search_key *parse_key(struct sp *, unsigned depth);
@@ -415,6 +426,36 @@ arg_date(struct sp *p, struct search_key *k)
 	return true;
 }
 
+/* MODSEQ ["/flags/..." priv|shared|all] n: the entry is ignored. */
+static bool
+arg_modseq(struct sp *p, struct search_key *k)
+{
+	const struct imap_arg	*a = next_arg(p, "Missing mod-sequence");
+	const char		*s, *why;
+	size_t			 len;
+
+	if (a == NULL)
+		return false;
+	if (a->type != IMAP_ARG_ATOM) {
+		if (!imap_arg_astring(a, &s, &len) || strlen(s) != len ||
+		    strncasecmp(s, "/flags/", 7) != 0)
+			return bad(p, "Invalid MODSEQ entry name");
+		if ((a = next_arg(p, "Missing MODSEQ entry type")) == NULL)
+			return false;
+		if (!imap_arg_atom_equals(a, "priv") &&
+		    !imap_arg_atom_equals(a, "shared") &&
+		    !imap_arg_atom_equals(a, "all"))
+			return bad(p, "Invalid MODSEQ entry type");
+		if ((a = next_arg(p, "Missing mod-sequence")) == NULL)
+			return false;
+	}
+	if (!imap_arg_atom(a, &s) || s[0] < '0' || s[0] > '9' ||
+	    str_to_u64(s, 0, INT64_MAX, &k->num, &why) == -1)
+		return bad(p, "Invalid mod-sequence");
+	p->modseq = true;
+	return true;
+}
+
 static bool
 seqset_arg(struct sp *p, const struct imap_arg *a, struct search_key *k)
 {
@@ -473,7 +514,7 @@ static struct search_key *
 parse_list(struct sp *p, const struct imap_arg *a, unsigned depth)
 {
 	struct sp		 in = { a->list, a->nlist, 0, NULL, false,
-				    p->nmsg };
+				    p->nmsg, false };
 	struct search_key	*k = key_new(SK_AND), **tail = &k->kids, *kid;
 
 	if (a->nlist == 0)
@@ -486,6 +527,7 @@ parse_list(struct sp *p, const struct imap_arg *a, unsigned depth)
 		key_add(k, &tail, kid);
 	}
 	p->body |= in.body;
+	p->modseq |= in.modseq;
 	return k;
 }
 
@@ -515,6 +557,8 @@ key_args(struct sp *p, const struct key_def *def, struct search_key *k,
 	case A_SET:
 		return p->i < p->n ? seqset_arg(p, &p->args[p->i++], k) :
 		    bad(p, "Missing UID set");
+	case A_MODSEQ:
+		return arg_modseq(p, k);
 	}
 	return false;
 }
@@ -533,6 +577,23 @@ needs_message(enum search_key_type t)
 {
 	return t == SK_HEADER || t == SK_BODY || t == SK_TEXT ||
 	    t == SK_SENTBEFORE || t == SK_SENTON || t == SK_SENTSINCE;
+}
+
+/* RECENT, NEW (RECENT UNSEEN), OLD (NOT RECENT). */
+static struct search_key *
+recent_key(unsigned which)
+{
+	struct search_key	*k = key_new(SK_RECENT), *top;
+
+	if (which == RECENT_IS)
+		return k;
+	top = key_new(which == RECENT_NEW ? SK_AND : SK_NOT);
+	top->kids = k;
+	if (which == RECENT_NEW) {
+		k->next = key_new(SK_UNFLAG);
+		k->next->bits = FLAG_SEEN;
+	}
+	return top;
 }
 
 static struct search_key *
@@ -558,6 +619,8 @@ parse_key(struct sp *p, unsigned depth)
 	}
 	if ((def = key_def_find(name)) == NULL)
 		return bad_key(p, NULL, "Unknown search key");
+	if (def->type == SK_RECENT)
+		return recent_key(def->bits);
 	k = key_new(def->type);
 	k->bits = def->bits;
 	k->msg = needs_message(def->type);
@@ -645,7 +708,7 @@ search_parse(const struct imap_arg *args, size_t n, struct search_query *q,
     const char **err_r)
 {
 	size_t		 nmsg = 0;
-	struct sp	 p = { args, n, 0, NULL, false, &nmsg };
+	struct sp	 p = { args, n, 0, NULL, false, &nmsg, false };
 	int		 rc = 0;
 
 	memset(q, 0, sizeof(*q));
@@ -661,6 +724,7 @@ search_parse(const struct imap_arg *args, size_t n, struct search_query *q,
 	}
 	if (rc == 0)
 		rc = parse_keys(&p, q);
+	q->modseq = p.modseq;
 	if (rc != 0) {
 		search_query_clear(q);
 		*err_r = p.err != NULL ? p.err : "Invalid search";

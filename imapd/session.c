@@ -85,6 +85,7 @@ cmd_done(struct session *s, const char *status, const char *fmt, ...)
 	char	*text;
 	va_list	 ap;
 
+	/* No limit: [MODIFIED set] (RFC 7162 3.1.3) can be long. */
 	va_start(ap, fmt);
 	text = xvasprintf(fmt, ap);	/* COPYUID may be long */
 	va_end(ap);

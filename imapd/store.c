@@ -1,7 +1,9 @@
 /*
  * imapd/store.c — STORE and UID STORE (RFC 9051 6.4.6, RFC 3501 6.4.6):
  *
- *   store          = "STORE" SP sequence-set SP store-att-flags
+ *   store          = "STORE" SP sequence-set [SP store-modifiers] SP
+ *                    store-att-flags
+ *   store-modifiers = "(" "UNCHANGEDSINCE" SP mod-sequence-valzer ")"
  *   store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP
  *                    (flag-list / (flag *(SP flag)))
  *
@@ -9,6 +11,12 @@
  * under one new modseq; each message of the set is then answered with
  * its flags as a FETCH (with UID for UID STORE) unless .SILENT, through
  * fetch.c's engine.  \Recent cannot be stored (flags_parse refuses it).
+ *
+ * CONDSTORE (RFC 7162 3.1.3): with UNCHANGEDSINCE, a message whose
+ * modseq is greater is left alone and listed in the tagged OK's
+ * [MODIFIED set]; once CONDSTORE is enabled the answers carry UID and
+ * MODSEQ, and .SILENT still answers the messages changed (UID and
+ * MODSEQ only), so the client learns their new modseq.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,9 +96,25 @@ store_flags(const struct imap_arg *args, size_t n, unsigned *bits_r,
 	return 0;
 }
 
+/* "(UNCHANGEDSINCE n)" into since (digits); false when it is not. */
+static bool
+store_mods(const struct imap_arg *arg, char *since, size_t size)
+{
+	const struct imap_arg	*v;
+	size_t			 n;
+	uint64_t		 modseq;
+
+	if (!imap_arg_list(arg, &v, &n) || n != 2 ||
+	    !imap_arg_atom_equals(&v[0], "UNCHANGEDSINCE") ||
+	    !mbox_modseq_arg(&v[1], &modseq))
+		return false;
+	snprintf(since, size, "%llu", (unsigned long long)modseq);
+	return true;
+}
+
 static void
 store_run(struct session *s, enum store_op op, bool silent, unsigned bits,
-    struct flag_list *kw, uint32_t *uids, size_t n)
+    struct flag_list *kw, const char *since, uint32_t *uids, size_t n)
 {
 	struct fetch_job	 job;
 	char			 ops[4], bitss[8], *kws = flags_pg_literal(kw);
@@ -102,12 +126,14 @@ store_run(struct session *s, enum store_op op, bool silent, unsigned bits,
 	job.extra[0] = ops;
 	job.extra[1] = bitss;
 	job.extra[2] = kws;
-	job.nextra = 3;
+	job.extra[3] = since;
+	job.nextra = 4;
 	job.items = xcalloc(1, sizeof(*job.items));
 	job.items[0].att = FA_FLAGS;
 	job.nitems = 1;
 	job.batch = STORE_BATCH;
 	job.silent = silent;
+	job.store = true;
 	job.done_text = s->cmd.uid ? "UID STORE completed" : "STORE completed";
 	fetch_job_run(s, &job, uids, n);
 	free(kws);
@@ -121,15 +147,23 @@ cmd_store(struct session *s)
 	unsigned		 bits;
 	struct flag_list	 kw;
 	uint32_t		*uids;
-	size_t			 n;
+	size_t			 n, a = 1;
+	char			 since[24] = "";
 
-	if (s->cmd.nargs < 3 || store_att(&s->cmd.args[1], &op,
-	    &silent) == -1) {
-		cmd_done(s, "BAD", "Syntax: %sSTORE sequence-set "
-		    "[+-]FLAGS[.SILENT] (flags)", s->cmd.uid ? "UID " : "");
+	if (s->cmd.nargs > 1 && s->cmd.args[1].type == IMAP_ARG_LIST &&
+	    !store_mods(&s->cmd.args[a++], since, sizeof(since))) {
+		cmd_done(s, "BAD", "Syntax: (UNCHANGEDSINCE mod-sequence)");
 		return;
 	}
-	if (store_flags(&s->cmd.args[2], s->cmd.nargs - 2, &bits, &kw) == -1) {
+	if (s->cmd.nargs < a + 2 || store_att(&s->cmd.args[a], &op,
+	    &silent) == -1) {
+		cmd_done(s, "BAD", "Syntax: %sSTORE sequence-set "
+		    "[(UNCHANGEDSINCE n)] [+-]FLAGS[.SILENT] (flags)",
+		    s->cmd.uid ? "UID " : "");
+		return;
+	}
+	if (store_flags(&s->cmd.args[a + 1], s->cmd.nargs - a - 1, &bits,
+	    &kw) == -1) {
 		cmd_done(s, "BAD", "Invalid flags");
 		return;
 	}
@@ -142,6 +176,8 @@ cmd_store(struct session *s)
 		flags_list_free(&kw);
 		return;
 	}
-	store_run(s, op, silent, bits, &kw, uids, n);
+	if (since[0] != '\0')	/* a CONDSTORE enabling command */
+		mbox_condstore_enable(s);
+	store_run(s, op, silent, bits, &kw, since, uids, n);
 	flags_list_free(&kw);
 }

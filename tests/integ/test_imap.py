@@ -370,8 +370,8 @@ def test_id_enable_namespace(imap):
     assert u == ['* ID ("name" "Wharf" "vendor" "Wharf")']
     c.cmd("ID NIL")
     c.login("ann@i.test")
-    u, _ = c.cmd("ENABLE UTF8=ACCEPT CONDSTORE")
-    assert u == ["* ENABLED UTF8=ACCEPT"]
+    u, _ = c.cmd("ENABLE UTF8=ACCEPT CONDSTORE X-NONE")
+    assert u == ["* ENABLED UTF8=ACCEPT CONDSTORE"]   # RFC 7162 now
     u, _ = c.cmd("NAMESPACE")
     assert u == ['* NAMESPACE (("" "/")) NIL NIL']
 
@@ -385,7 +385,8 @@ def test_select_responses(imap):
     u, tagged = c.cmd("SELECT INBOX")
     assert tagged == "t2 OK [READ-WRITE] SELECT completed"
     assert "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)" in u
-    assert "* 2 EXISTS" in u and "* 0 RECENT" in u
+    # RFC 3501 2.3.2: the first session to select new mail sees \Recent
+    assert "* 2 EXISTS" in u and "* 2 RECENT" in u
     assert "* OK [UNSEEN 1] First unseen" in u
     v = int(imap.psql("SELECT uidvalidity FROM mailboxes b JOIN users u "
                       "ON u.id = b.user_id WHERE u.localpart = 'eve' "
@@ -425,7 +426,8 @@ def test_noop_reports_new_mail_and_flag_changes(imap):
               "highestmodseq + 1 FROM users u WHERE u.id = b.user_id "
               "AND u.localpart = 'gus' AND b.name = 'INBOX'")
     u, _ = c.cmd("NOOP")
-    assert "* 1 FETCH (UID 1 FLAGS (\\Flagged))" in u
+    # \Recent: this session was the first to see it (RFC 3501 2.3.2)
+    assert "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))" in u
 
 
 def test_expunge(imap):
@@ -492,6 +494,7 @@ def test_idle_woken_by_delivery(imap):
     line = c.line()
     assert re.fullmatch(r"\* \d+ EXISTS", line), line
     assert time.monotonic() - t0 < 10
+    assert c.line() == "* 2 RECENT"     # RFC 3501 7.3.2: with new mail
     c.send("DONE\r\n")
     assert c.line() == "a OK IDLE terminated"
 
@@ -570,22 +573,31 @@ def test_200_sessions_idle_then_woken(fresh):
     inst.wharf("user", "add", "many@i.test", input=PW + "\n", check=True)
     wait_for(lambda: try_login_as(inst, "many@i.test"), 30, "imapd ready")
     deliver(inst, "many", "first")
-    sessions = []
+    sessions, recent_at_select = [], []
     for i in range(200):
         c = Imap(inst.ports["imap"], source=f"127.0.{i // 50 + 1}.1")
         c.login("many@i.test")
-        c.cmd("SELECT INBOX")
+        u, _ = c.cmd("SELECT INBOX")
+        recent_at_select.append(int([x for x in u if x.endswith(
+            " RECENT")][0].split()[1]))
         c.send("i IDLE\r\n")
         sessions.append(c)
+    assert sum(recent_at_select) == 1      # the first SELECT claimed it
     for c in sessions:
         assert c.line() == "+ idling"
     deliver(inst, "many", "wake up")
     for c in sessions:
         assert c.line() == "* 2 EXISTS"
-    for c in sessions:
+    gained = 0
+    for c, before in zip(sessions, recent_at_select):
         c.send("DONE\r\n")
-        assert c.line() == "i OK IDLE terminated"
+        line = c.line()
+        if line.endswith(" RECENT"):       # with EXISTS (rev1)
+            gained += int(line.split()[1]) - before
+            line = c.line()
+        assert line == "i OK IDLE terminated"
         c.send("z LOGOUT\r\n")
+    assert gained == 1                     # one session claimed it
 
 
 def try_login_as(inst, user):

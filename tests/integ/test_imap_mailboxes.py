@@ -854,7 +854,8 @@ def test_copy(srv, user):
     watcher = session(srv, user)
     watcher.ok("SELECT Target")
     lines, done = c.ok("COPY 2:4 Target")
-    assert watcher.ok("NOOP")[0] == [b"* 3 EXISTS"]
+    # The copies are new to the watcher: \Recent there (RFC 3501 6.4.7).
+    assert watcher.ok("NOOP")[0] == [b"* 3 EXISTS", b"* 3 RECENT"]
     uv, src, dst = status_of(done, b"COPYUID").split()
     assert uv == srv.psql(f"select uidvalidity from mailboxes where id = "
                           f"{target}")
