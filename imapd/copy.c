@@ -124,6 +124,24 @@ move_sent(struct session *s)
 	cmd_done_sync(s, true, "OK", "MOVE completed");
 }
 
+/* "* VANISHED uid-set" of the moved messages still in the view. */
+static void
+move_vanished(const struct mbox *m, const struct copy *c, struct buf *out)
+{
+	struct buf	 set;
+	struct set_out	 v;
+
+	buf_init(&set, RESP_MAX);
+	set_out_init(&v, &set);
+	for (size_t i = 0; i < c->n; i++)
+		if (mbox_seq(m, c->uids[i]) != 0)
+			set_out_add(&v, c->uids[i]);
+	set_out_end(&v);
+	if (v.n > 0)
+		buf_printf(out, "* VANISHED %s\r\n", buf_cstr(&set));
+	buf_clear(&set);
+}
+
 /*
  * EXPUNGE for each moved message still in the view, highest sequence
  * number first (so each number is still right when it is read), then
@@ -135,9 +153,12 @@ move_expunges(struct session *s, struct copy *c, struct buf *out)
 	struct mbox	*m = s->sel;
 	size_t		 seq, k = 0, j = 0;
 
-	for (size_t i = c->n; i-- > 0; )
-		if ((seq = mbox_seq(m, c->uids[i])) != 0)
-			buf_printf(out, "* %zu EXPUNGE\r\n", seq);
+	if (s->qresync)		/* RFC 7162 3.2.10: VANISHED instead */
+		move_vanished(m, c, out);
+	else
+		for (size_t i = c->n; i-- > 0; )
+			if ((seq = mbox_seq(m, c->uids[i])) != 0)
+				buf_printf(out, "* %zu EXPUNGE\r\n", seq);
 	for (size_t i = 0; i < m->n; i++) {
 		while (j < c->n && c->uids[j] < m->uids[i])
 			j++;

@@ -31,7 +31,7 @@ argon2_time_cost = 1
 USERS = ("caps", "hms", "fmod", "since", "unch", "silent", "srch", "two",
          "qr", "qrk", "van", "vfetch", "rec", "rexam", "rnew", "rsearch",
          "rev2", "longmod", "bigvan", "seenms", "tls", "closed", "race",
-         "idleq", "bigsync", "flow")
+         "idleq", "bigsync", "flow", "mov")
 
 OPEN = []
 
@@ -605,6 +605,22 @@ def test_vanished_instead_of_expunge(site):
     a.ok("UID STORE 1:* +FLAGS.SILENT (\\Deleted)")
     u, t = a.cmd("UID EXPUNGE 6:7")
     assert u == ["* VANISHED 6:7"] and t.startswith("OK [HIGHESTMODSEQ ")
+
+
+def test_move_with_qresync_says_vanished(site):
+    """MOVE's expunges are VANISHED for a QRESYNC session (RFC 7162
+    3.2.10, RFC 6851 4.3)."""
+    deliver(site, "mov", 4)
+    seen_by_a_client(site, "mov")
+    a = session(site, "mov")
+    a.ok("ENABLE QRESYNC")
+    a.ok("SELECT INBOX")
+    u, t = a.cmd("UID MOVE 2:3 Trash")
+    assert u[0].startswith("* OK [COPYUID "), u
+    assert u[1:] == ["* VANISHED 2:3"], u
+    assert t.startswith("OK")
+    u, t = a.cmd("MOVE 1 Trash")
+    assert u[1:] == ["* VANISHED 1"], u
 
 
 def test_uid_fetch_vanished(site):
