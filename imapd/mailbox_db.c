@@ -235,12 +235,14 @@ const char mdb_subscribe_sql[] =
  */
 #define STATUS_COLUMNS \
     "mb.uidnext, mb.uidvalidity, coalesce(c.n, 0), " \
-    "coalesce(c.unseen, 0), coalesce(c.size, 0), coalesce(c.deleted, 0) "
+    "coalesce(c.unseen, 0), coalesce(c.size, 0), coalesce(c.deleted, 0), " \
+    "mb.highestmodseq, coalesce(c.recent, 0) "
 #define STATUS_COUNTS \
     "LEFT JOIN LATERAL (SELECT count(*) AS n, " \
     "  count(*) FILTER (WHERE m.flags & 1 = 0) AS unseen, " \
     "  sum(m.size) AS size, " \
-    "  count(*) FILTER (WHERE m.flags & 8 <> 0) AS deleted " \
+    "  count(*) FILTER (WHERE m.flags & 8 <> 0) AS deleted, " \
+    "  count(*) FILTER (WHERE m.uid >= mb.recent_uid) AS recent " \
     "  FROM messages m WHERE m.mailbox_id = mb.id AND $2::boolean) c " \
     "  ON true "
 

@@ -621,16 +621,18 @@ cmd_subscribe(struct session *s)
 
 /*
  * The items in the order asked, each once; value: the column of the
- * STATUS columns in mailbox_db.c (-1: RECENT, always 0 as \Recent is
- * not kept).
+ * STATUS columns in mailbox_db.c.  RECENT counts the messages no session
+ * has claimed as \Recent yet; HIGHESTMODSEQ is RFC 7162 3.1.6.
  */
 static const struct {
 	const char	*name;
 	int		 col;
 } status_names[] = {
 	{ "UIDNEXT", 0 }, { "UIDVALIDITY", 1 }, { "MESSAGES", 2 },
-	{ "UNSEEN", 3 }, { "SIZE", 4 }, { "DELETED", 5 }, { "RECENT", -1 },
+	{ "UNSEEN", 3 }, { "SIZE", 4 }, { "DELETED", 5 },
+	{ "HIGHESTMODSEQ", 6 }, { "RECENT", 7 },
 };
+#define STATUS_HMS	6	/* its index: asking for it enables CONDSTORE */
 #define NSTATUS	(sizeof(status_names) / sizeof(status_names[0]))
 
 struct status_items {
@@ -640,7 +642,8 @@ struct status_items {
 
 /* 0, or -1 for an unknown item (or none). */
 static int
-status_items_parse(const struct imap_arg *arg, struct status_items *it)
+status_items_parse(struct session *s, const struct imap_arg *arg,
+    struct status_items *it)
 {
 	const struct imap_arg	*v;
 	const char		*atom;
@@ -657,6 +660,8 @@ status_items_parse(const struct imap_arg *arg, struct status_items *it)
 				break;
 		if (k == NSTATUS)
 			return -1;
+		if (k == STATUS_HMS)	/* RFC 7162 3.1: enables CONDSTORE */
+			mbox_condstore_enable(s);
 		for (j = 0; j < it->n && it->v[j] != k; j++)
 			;
 		if (j == it->n)
@@ -678,8 +683,7 @@ status_write(const struct session *s, struct buf *out,
 		int	 c = status_names[it->v[i]].col;
 
 		buf_printf(out, "%s%s %s", i > 0 ? " " : "",
-		    status_names[it->v[i]].name, c < 0 ? "0" :
-		    PQgetvalue(res, row, col + c));
+		    status_names[it->v[i]].name, PQgetvalue(res, row, col + c));
 	}
 	buf_add_str(out, ")\r\n");
 }
@@ -731,7 +735,7 @@ cmd_status(struct session *s)
 		return;
 	st = xcalloc(1, sizeof(*st));
 	st->name = name;
-	if (status_items_parse(&s->cmd.args[1], &st->it) == -1) {
+	if (status_items_parse(s, &s->cmd.args[1], &st->it) == -1) {
 		cmd_done(s, "BAD", "Unknown or missing STATUS item");
 		status_free(st);
 		return;
@@ -1071,7 +1075,8 @@ list_select_parse(const struct imap_arg *arg, struct list *l)
  * SPECIAL-USE attributes are always given; -1: BAD.
  */
 static int
-list_return_parse(const struct imap_arg *arg, struct list *l)
+list_return_parse(struct session *s, const struct imap_arg *arg,
+    struct list *l)
 {
 	const struct imap_arg	*v;
 	const char		*opt;
@@ -1085,7 +1090,7 @@ list_return_parse(const struct imap_arg *arg, struct list *l)
 		if (strcasecmp(opt, "SUBSCRIBED") == 0)
 			l->ret |= RET_SUBSCRIBED;
 		else if (strcasecmp(opt, "STATUS") == 0 && i + 1 < n &&
-		    status_items_parse(&v[i + 1], &l->st) == 0) {
+		    status_items_parse(s, &v[i + 1], &l->st) == 0) {
 			l->ret |= RET_STATUS;
 			i++;
 		} else if (strcasecmp(opt, "CHILDREN") != 0 &&
@@ -1133,7 +1138,7 @@ list_patterns(const struct session *s, struct list *l, const char *ref,
  * LSUB reference pattern.  0, or -1 for BAD.
  */
 static int
-list_parse(const struct session *s, struct list *l, bool *plain_empty)
+list_parse(struct session *s, struct list *l, bool *plain_empty)
 {
 	const struct imap_arg	*a = s->cmd.args;
 	size_t			 n = s->cmd.nargs, i = 0, len;
@@ -1154,7 +1159,7 @@ list_parse(const struct session *s, struct list *l, bool *plain_empty)
 		return 0;
 	if (l->lsub || n != i + 2 || !imap_arg_atom_equals(&a[i], "RETURN"))
 		return -1;
-	return list_return_parse(&a[i + 1], l);
+	return list_return_parse(s, &a[i + 1], l);
 }
 
 /* LIST and LSUB. */

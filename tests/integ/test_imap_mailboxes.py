@@ -555,7 +555,8 @@ def test_status(srv, user):
     size = srv.psql(f"select sum(size) from messages where mailbox_id = "
                     f"{mailbox_id(srv, user, 'INBOX')}")
     assert name == "INBOX"
-    assert st == {"MESSAGES": 3, "RECENT": 0, "UIDNEXT": 4,
+    # Appended and not yet seen by a SELECT: \Recent (RFC 3501 6.3.11).
+    assert st == {"MESSAGES": 3, "RECENT": 3, "UIDNEXT": 4,
                   "UIDVALIDITY": int(uv), "UNSEEN": 2, "SIZE": int(size),
                   "DELETED": 1}
     # in the order asked
@@ -563,8 +564,12 @@ def test_status(srv, user):
     assert re.match(rb'\* STATUS "INBOX" \(SIZE \d+ MESSAGES 3\)$', lines[0])
     _, done = c.cmd("STATUS nonexistent (MESSAGES)")
     assert done.endswith(b"NO [NONEXISTENT] No such mailbox")
+    lines, _ = c.ok("STATUS INBOX (HIGHESTMODSEQ)")     # RFC 7162 3.1.6
+    hms = srv.psql(f"select highestmodseq from mailboxes where id = "
+                   f"{mailbox_id(srv, user, 'INBOX')}")
+    assert lines[0].endswith(f"(HIGHESTMODSEQ {hms})".encode()), lines
     for cmd in ("STATUS INBOX (BOGUS)", "STATUS INBOX ()", "STATUS INBOX",
-                "STATUS INBOX (HIGHESTMODSEQ)", "STATUS INBOX MESSAGES"):
+                "STATUS INBOX MESSAGES"):
         _, done = c.cmd(cmd)
         assert done.split(b" ")[1] == b"BAD", (cmd, done)
 
