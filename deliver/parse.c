@@ -3,7 +3,7 @@
  * once per message when it is delivered (lib/mime) and cached in every
  * message row, so imapd never parses a body to answer FETCH ENVELOPE or
  * BODYSTRUCTURE.  A result PostgreSQL cannot hold as text (NUL, invalid
- * UTF-8, over CACHE_MAX) is left NULL for imapd to compute when asked.
+ * UTF-8, over MIME_CACHE_MAX) is left NULL for imapd to compute when asked.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,32 +18,11 @@
 #include "mime.h"
 #include "deliver.h"
 
-#define CACHE_MAX	(1024 * 1024)
-
-static char *
-cacheable(struct buf *b, int rc)
-{
-	if (rc == -1 || memchr(BUF_DATA(b), '\0', b->len) != NULL ||
-	    !addr_utf8_valid((const char *)BUF_DATA(b), b->len)) {
-		buf_clear(b);
-		return NULL;
-	}
-	return buf_steal(b, NULL);
-}
 
 static void
 parse_mapped(struct dmsg *m, const uint8_t *data, size_t len)
 {
-	struct mime_msg	*mm = mime_parse(data, len, NULL);
-	struct buf	 b;
-
-	buf_init(&b, CACHE_MAX);
-	m->envelope = cacheable(&b, mime_envelope_write(&b,
-	    mime_root(mm)));
-	buf_init(&b, CACHE_MAX);
-	m->bodystructure = cacheable(&b, mime_body_write(&b, mime_root(mm),
-	    true));
-	mime_free(&mm);
+	mime_cache_strings(data, len, &m->envelope, &m->bodystructure);
 }
 
 void

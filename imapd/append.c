@@ -29,7 +29,6 @@
 #include "xmalloc.h"
 #include "imapd.h"
 
-#define CACHE_MAX	(1024 * 1024)	/* as deliver/parse.c */
 #define DATE_MAX	32
 
 struct append {
@@ -212,29 +211,10 @@ blob_store(struct session *s, const char *msg, size_t len, char *name)
 	return 0;
 }
 
-/* As deliver/parse.c: NULL when PostgreSQL text cannot hold it. */
-static char *
-cacheable(struct buf *b, int rc)
-{
-	if (rc == -1 || memchr(BUF_DATA(b), '\0', b->len) != NULL ||
-	    !addr_utf8_valid((const char *)BUF_DATA(b), b->len)) {
-		buf_clear(b);
-		return NULL;
-	}
-	return buf_steal(b, NULL);
-}
-
 static void
 parse_cache(const char *msg, size_t len, char **env_r, char **bs_r)
 {
-	struct mime_msg	*mm = mime_parse((const uint8_t *)msg, len, NULL);
-	struct buf	 b;
-
-	buf_init(&b, CACHE_MAX);
-	*env_r = cacheable(&b, mime_envelope_write(&b, mime_root(mm)));
-	buf_init(&b, CACHE_MAX);
-	*bs_r = cacheable(&b, mime_body_write(&b, mime_root(mm), true));
-	mime_free(&mm);
+	mime_cache_strings((const uint8_t *)msg, len, env_r, bs_r);
 }
 
 /* ---- the statement ---- */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "mime.h"
 #include "mime_private.h"
@@ -864,4 +865,31 @@ mime_part_param(const struct mime_part *part, const char *name)
 		if (strcmp(part->params[i].name, name) == 0)
 			return part->params[i].value;
 	return NULL;
+}
+
+/* NULL when it cannot be PostgreSQL text (NUL, bad UTF-8) or is too big. */
+static char *
+cache_string(struct buf *b, int rc)
+{
+	if (rc == -1 || memchr(BUF_DATA(b), '\0', b->len) != NULL ||
+	    !addr_utf8_valid((const char *)BUF_DATA(b), b->len)) {
+		buf_clear(b);
+		return NULL;
+	}
+	return buf_steal(b, NULL);
+}
+
+void
+mime_cache_strings(const uint8_t *data, size_t len, char **envelope_r,
+    char **bodystructure_r)
+{
+	struct mime_msg	*mm = mime_parse(data, len, NULL);
+	struct buf	 b;
+
+	buf_init(&b, MIME_CACHE_MAX);
+	*envelope_r = cache_string(&b, mime_envelope_write(&b, mime_root(mm)));
+	buf_init(&b, MIME_CACHE_MAX);
+	*bodystructure_r = cache_string(&b, mime_body_write(&b, mime_root(mm),
+	    true));
+	mime_free(&mm);
 }

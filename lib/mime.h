@@ -259,6 +259,15 @@ const char *mime_part_param(const struct mime_part *, const char *name);
  * 0, or -1 when out's maximum would be passed (out then holds a prefix).
  */
 int	 mime_envelope_write(struct buf *out, const struct mime_part *);
+/*
+ * The ENVELOPE and BODYSTRUCTURE (extended) of a whole message as
+ * deliver and imapd's APPEND cache them in messages: malloc'd, or NULL
+ * when one cannot be stored as text (a NUL, bad UTF-8) or passes
+ * MIME_CACHE_MAX octets (imapd then computes it when asked).
+ */
+#define MIME_CACHE_MAX	(1024 * 1024)
+void	 mime_cache_strings(const uint8_t *data, size_t len,
+	    char **envelope_r, char **bodystructure_r);
 int	 mime_body_write(struct buf *out, const struct mime_part *,
 	    bool extended);
 
