@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <bsd/string.h>
 
+#include "auth_client.h"
 #include "buf.h"
 #include "imap_parse.h"
 #include "io.h"
@@ -147,15 +148,11 @@ static void
 login_reply(void *arg, struct ipc_msg *msg)
 {
 	struct session	*s = arg;
-	uint32_t	 status = AUTH_TEMPFAIL;
-	uint64_t	 id = 0;
-	const char	*account = "";
+	uint64_t	 id;
+	const char	*account;
+	uint32_t	 status = auth_client_password_reply(msg, &id, &account);
 
-	if (msg != NULL && msg->hdr.type == AUTH_PASSWORD_R &&
-	    (ipc_get_u32(msg, &status) == -1 || ipc_get_u64(msg, &id) == -1 ||
-	    ipc_get_str(msg, &account) == -1 || ipc_get_end(msg) == -1))
-		status = AUTH_TEMPFAIL;
-	if (status == AUTH_OK && id != 0) {
+	if (status == AUTH_OK) {
 		s->user_id = id;
 		s->user = xstrdup(account);
 		login_count(s);
@@ -172,12 +169,8 @@ static void
 login_counted(void *arg, struct ipc_msg *msg)
 {
 	struct session	*s = arg;
-	uint32_t	 status = AUTH_TEMPFAIL, relay;
+	uint32_t	 status = auth_client_connect_reply(msg, NULL);
 
-	if (msg != NULL && msg->hdr.type == AUTH_CONNECT_R) {
-		ipc_get_u32(msg, &status);
-		ipc_get_u32(msg, &relay);
-	}
 	if (status == AUTH_TOOMANY) {
 		log_info("%s login user=%s [%s] refused: too many sessions",
 		    s->id, s->user, s->addr);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "auth_client.h"
 #include "ev.h"
 #include "imap_parse.h"
 #include "io.h"
@@ -247,12 +248,8 @@ static void
 connect_reply(void *arg, struct ipc_msg *msg)
 {
 	struct session	*s = arg;
-	uint32_t	 status = AUTH_TEMPFAIL, relay;
+	uint32_t	 status = auth_client_connect_reply(msg, NULL);
 
-	if (msg != NULL && msg->hdr.type == AUTH_CONNECT_R) {
-		ipc_get_u32(msg, &status);
-		ipc_get_u32(msg, &relay);
-	}
 	if (status == AUTH_TOOMANY) {
 		log_info("%s refused [%s]: too many connections from it",
 		    s->id, s->addr);
@@ -315,25 +312,12 @@ session_accept(int fd, unsigned events, void *arg)
 {
 	struct listener		*l = arg;
 	struct imapd		*d = l->d;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
 	char			 addr[64];
 	struct session		*s;
 	int			 c;
 
-	c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC |
-	    SOCK_NONBLOCK);
-	if (c == -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept");
+	if ((c = net_accept(fd, addr, sizeof(addr))) == -1)
 		return;
-	}
-	net_addr_str((struct sockaddr *)&ss, addr, sizeof(addr));
-	*strrchr(addr, ':') = '\0';	/* drop the port */
-	if (addr[0] == '[') {
-		memmove(addr, addr + 1, strlen(addr));
-		addr[strlen(addr) - 1] = '\0';
-	}
 	if (d->nsessions >= d->conn_limit)
 		refuse(c, addr, "");
 	else if ((s = session_new(d, c, addr)) != NULL) {

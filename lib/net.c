@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <bsd/string.h>
 
 #include "buf.h"
+#include "log.h"
 #include "net.h"
 #include "xmalloc.h"
 
@@ -324,4 +326,37 @@ net_cidr_match(const struct net_cidr *c, const char *addr)
 	/* ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1. */
 	return memcmp(a, mapped, 12) == 0 &&
 	    prefix_equal(a + 12, c->addr, c->prefix);
+}
+
+/*
+ * Accept one connection from a listening socket (non-blocking and
+ * close-on-exec): its fd, with the client's numeric address (no port, no
+ * brackets) in addr; -1 when there is none now (a real error is logged).
+ */
+int
+net_accept(int listen_fd, char *addr, size_t size)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 buf[INET6_ADDRSTRLEN + 16];
+	char			*p;
+	int			 c;
+
+	c = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC |
+	    SOCK_NONBLOCK);
+	if (c == -1) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warn("accept");
+		return -1;
+	}
+	net_addr_str((struct sockaddr *)&ss, buf, sizeof(buf));
+	if ((p = strrchr(buf, ':')) != NULL)
+		*p = '\0';		/* the port */
+	p = buf;
+	if (*p == '[') {		/* [v6] */
+		p++;
+		p[strlen(p) - 1] = '\0';
+	}
+	strlcpy(addr, p, size);
+	return c;
 }

@@ -31,6 +31,7 @@ int	net_listen(const struct net_addr *, int backlog, char **err_r);
 /* "1.2.3.4:25" / "[::1]:25" (AF_UNIX: "unix:path") into out; returns
    out. */
 const char *net_addr_str(const struct sockaddr *, char *out, size_t size);
+int	net_accept(int listen_fd, char *addr, size_t size);
 /* 0 or -1 (errno from fcntl). */
 /*
  * Networks for access rules (mynetworks): "192.0.2.0/24", "[2001:db8::]/32"

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth_client.h"
 #include "buf.h"
 #include "io.h"
 #include "ipc.h"
@@ -44,15 +45,11 @@ static void
 auth_reply(void *arg, struct ipc_msg *msg)
 {
 	struct session	*s = arg;
-	uint32_t	 status = AUTH_TEMPFAIL;
-	uint64_t	 id = 0;
-	const char	*account = "";
+	uint64_t	 id;
+	const char	*account;
+	uint32_t	 status = auth_client_password_reply(msg, &id, &account);
 
-	if (msg != NULL && msg->hdr.type == AUTH_PASSWORD_R &&
-	    (ipc_get_u32(msg, &status) == -1 || ipc_get_u64(msg, &id) == -1 ||
-	    ipc_get_str(msg, &account) == -1 || ipc_get_end(msg) == -1))
-		status = AUTH_TEMPFAIL;
-	if (status == AUTH_OK && id != 0) {
+	if (status == AUTH_OK) {
 		s->auth_id = id;
 		s->auth_user = xstrdup(account);
 		log_info("%s authenticated user=%s mech=%s", s->id, account,

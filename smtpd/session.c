@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "auth_client.h"
 #include "conf.h"
 #include "ev.h"
 #include "io.h"
@@ -232,12 +233,9 @@ static void
 connect_reply(void *arg, struct ipc_msg *msg)
 {
 	struct session	*s = arg;
-	uint32_t	 status = AUTH_TEMPFAIL, relay = 0;
+	bool		 relay;
+	uint32_t	 status = auth_client_connect_reply(msg, &relay);
 
-	if (msg != NULL && msg->hdr.type == AUTH_CONNECT_R) {
-		ipc_get_u32(msg, &status);
-		ipc_get_u32(msg, &relay);
-	}
 	if (status == AUTH_TOOMANY) {
 		log_info("%s refused [%s]: too many connections from it",
 		    s->id, s->addr);
@@ -248,7 +246,7 @@ connect_reply(void *arg, struct ipc_msg *msg)
 		return;
 	}
 	s->counted = status == AUTH_OK;
-	s->relay_ok = relay == 1;
+	s->relay_ok = relay;
 	s->state = SMTP_STATE_CMD;
 	s->greeted = true;
 	session_reply(s, "220 %s", s->sd->banner);
@@ -293,25 +291,12 @@ session_accept(int fd, unsigned events, void *arg)
 {
 	struct listener		*l = arg;
 	struct smtpd		*sd = l->sd;
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof(ss);
 	char			 addr[64];
 	struct session		*s;
 	int			 c;
 
-	c = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC |
-	    SOCK_NONBLOCK);
-	if (c == -1) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			log_warn("accept");
+	if ((c = net_accept(fd, addr, sizeof(addr))) == -1)
 		return;
-	}
-	net_addr_str((struct sockaddr *)&ss, addr, sizeof(addr));
-	*strrchr(addr, ':') = '\0';	/* drop the port */
-	if (addr[0] == '[') {
-		memmove(addr, addr + 1, strlen(addr));
-		addr[strlen(addr) - 1] = '\0';
-	}
 	if (sd->nsessions >= sd->conn_limit)
 		refuse(sd, c, addr, "");
 	else if (client_count(sd, addr) >= sd->client_limit)
