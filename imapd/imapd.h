@@ -334,7 +334,8 @@ void	cmd_fetch(struct session *);
 void	cmd_store(struct session *);
 extern const char mdb_fetch_sql[], mdb_store_sql[];
 
-/* mailboxes.c: CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST, LSUB, STATUS */
+/* mailboxes.c: CREATE, DELETE, RENAME, (UN)SUBSCRIBE; list.c: LIST, LSUB,
+   STATUS */
 void	cmd_create(struct session *);
 void	cmd_delete(struct session *);
 void	cmd_rename(struct session *);
@@ -353,6 +354,13 @@ typedef void mailboxes_fn(struct session *, PGresult *, const char *err,
 void	mailboxes_query(struct session *, const char *sql, int n,
 	    const char *const *params, mailboxes_fn *, void *data,
 	    void (*data_free)(void *));
+/* The user id as a query parameter. */
+void	mailboxes_user_str(const struct session *, char *out, size_t size);
+/* A name in a response: modified UTF-7 unless UTF8=ACCEPT. */
+int	mailboxes_name_write(const struct session *, struct buf *,
+	    const char *name);
+/* name is below top ("top/..."). */
+bool	mailboxes_is_under(const char *name, const char *top);
 /* A failed query: logged, and NO [UNAVAILABLE]. */
 void	mailboxes_db_failed(struct session *, const char *what,
 	    const char *err);
