@@ -6,6 +6,7 @@ ports, and the embedded PostgreSQL.  WHARF_BUILD names the build directory
 (build/ or build/asan/).  Nothing listens outside 127.0.0.1.
 """
 import os
+import random
 import re
 import shutil
 import signal
@@ -55,10 +56,38 @@ def assert_no_sanitizer_report(text, what):
         assert mark not in text, f"{what}: sanitizer report:\n{text}"
 
 
+USED_PORTS = set()
+
+
+def ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+            return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port for a listener, never handed out before in
+    this run and outside the kernel's ephemeral range: a port picked from
+    that range can be taken by any outgoing connection (a client socket
+    of an earlier test) before the master binds it."""
+    lo, hi = ephemeral_range()
+    candidates = [(1025, lo - 1)] if lo > 11000 else [(hi + 1, 65535)]
+    first, last = candidates[0]
+    while True:
+        port = random.randint(max(first, 10000), last)
+        if port in USED_PORTS:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        USED_PORTS.add(port)
+        return port
 
 
 def wait_for(pred, timeout, what):
