@@ -63,18 +63,27 @@ read_conf_snapshot(char **err_r)
 	ssize_t		 r;
 	struct conf	*c;
 
+	/*
+	 * pread, never lseek + read: every child shares this open file (and
+	 * so its offset) with the master and its siblings, and two children
+	 * starting at once would read each other's parts of it.
+	 */
 	buf_init(&b, CONF_SNAPSHOT_MAX);
-	if (lseek(MASTER_FD_CONF, 0, SEEK_SET) == -1) {
-		*err_r = xasprintf("config fd: %s", strerror(errno));
-		return NULL;
-	}
 	for (;;) {
 		if ((p = buf_reserve(&b, 4096)) == NULL) {
 			*err_r = xstrdup("config snapshot too large");
 			buf_clear(&b);
 			return NULL;
 		}
-		if ((r = read(MASTER_FD_CONF, p, 4096)) <= 0)
+		r = pread(MASTER_FD_CONF, p, 4096, (off_t)b.len);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			*err_r = xasprintf("config fd: %s", strerror(errno));
+			buf_clear(&b);
+			return NULL;
+		}
+		if (r == 0)
 			break;
 		buf_commit(&b, (size_t)r);
 	}
