@@ -115,17 +115,9 @@ NODE_DEPS = tests/integ/node/node_modules/.package-lock.json
 $(NODE_DEPS): tests/integ/node/package-lock.json
 	cd tests/integ/node && npm ci --no-audit --no-fund --loglevel=error
 
-# The tests that failed get one more run, alone (--lf): a full ASan run
-# has shown, about once in three, one module whose instance did not come
-# up in time, which never reproduced on its own (see the issue notes).
-# A real failure fails both runs.
-PYTEST = timeout 900 /usr/bin/python3 -m pytest -q \
-	-o cache_dir=$(CURDIR)/$(BUILD)/pytest-cache
+PYTEST = timeout 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider
 integ: $(PROG_BIN) $(NODE_DEPS)
-	cd $(CURDIR)/tests/integ && WHARF_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) . || \
-	{ echo "integ: failures above; running the failed tests again" >&2; \
-	  cd $(CURDIR)/tests/integ && WHARF_BUILD=$(CURDIR)/$(BUILD) \
-		$(PYTEST) --lf --lfnf=none . ; }
+	cd $(CURDIR)/tests/integ && WHARF_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) .
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' all
