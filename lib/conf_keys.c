@@ -148,6 +148,55 @@ const struct conf_key conf_keys[] = {
 	  "each further retry waits twice as long" },
 	{ "queue_retry_max", CONF_TIME, "1h", 1 * SEC, 7 * DAY, 0, NULL,
 	  "Longest delay between two retries of a delivery" },
+	{ "maximal_queue_lifetime", CONF_TIME, "5d", 1 * SEC, 100 * DAY, 0,
+	  NULL,
+	  "How long a temporarily failing recipient is retried before it is "
+	  "bounced" },
+	{ "delay_warning_time", CONF_TIME, "0", 0, 100 * DAY, 0, NULL,
+	  "Age of a still undelivered message at which its sender gets one "
+	  "delay notice (RFC 3464); 0 turns notices off (4h is usual)" },
+	{ "mta_concurrency_limit", CONF_INT, "100", 1, 100000, 0, NULL,
+	  "Most outbound SMTP deliveries in progress at once" },
+	{ "mta_destination_concurrency_limit", CONF_INT, "20", 1, 10000, 0,
+	  NULL,
+	  "Most outbound deliveries in progress at once to one destination "
+	  "domain" },
+	{ "mta_destination_recipient_limit", CONF_INT, "50", 1, 1000, 0, NULL,
+	  "Most recipients in one outbound SMTP transaction" },
+	{ "relayhost", CONF_STR, "", 0, 0, 0, NULL,
+	  "Next hop for all outbound mail instead of the MX records: "
+	  "[host]:port (no MX lookup) or host:port; empty: deliver directly" },
+	{ "relayhost_auth_file", CONF_STR, "", 0, 0, CONF_F_PATH, NULL,
+	  "File with one line \"user password\" for AUTH at the relayhost "
+	  "(only over TLS); readable by root only" },
+	{ "transport_file", CONF_STR, "", 0, 0, CONF_F_PATH, NULL,
+	  "Table of lines \"domain [host]:port\" sending a domain's mail to a "
+	  "fixed next hop without MX lookup; read again on reload" },
+	{ "smtp_tls_security_level", CONF_ENUM, "may", 0, 0, 0,
+	  "none|may|encrypt|verify",
+	  "Outbound STARTTLS: none, may (opportunistic), encrypt (required), "
+	  "verify (required, certificate and name verified)" },
+	{ "smtp_tls_policy_file", CONF_STR, "", 0, 0, CONF_F_PATH, NULL,
+	  "Table of lines \"domain none|may|encrypt|verify\" overriding "
+	  "smtp_tls_security_level per destination domain" },
+	{ "smtp_tls_ca_file", CONF_STR, "", 0, 0, CONF_F_PATH, NULL,
+	  "PEM trust anchors for verify; empty: the system's" },
+	{ "smtp_connect_timeout", CONF_TIME, "30s", 1 * SEC, 10 * MIN, 0, NULL,
+	  "Time allowed to connect to a remote SMTP server" },
+	{ "smtp_helo_timeout", CONF_TIME, "300s", 1 * SEC, 1 * HOUR, 0, NULL,
+	  "Time allowed for the greeting of a remote SMTP server and each "
+	  "reply before DATA" },
+	{ "smtp_data_timeout", CONF_TIME, "600s", 1 * SEC, 1 * HOUR, 0, NULL,
+	  "Time allowed for each block of the message and for the reply "
+	  "after it" },
+	{ "dns_servers", CONF_LIST, "", 0, 0, 0, NULL,
+	  "Recursive DNS servers for outbound mail (address or address:port); "
+	  "empty: those of /etc/resolv.conf" },
+	{ "dns_dnssec", CONF_BOOL, "yes", 0, 0, 0, NULL,
+	  "Validate DNSSEC in outbound DNS lookups (the servers must pass "
+	  "DNSSEC records through)" },
+	{ "dns_timeout", CONF_TIME, "10s", 100, 5 * MIN, 0, NULL,
+	  "Time allowed for one DNS query" },
 	{ "smtpd_banner", CONF_STR, "$myhostname ESMTP Wharf", 0, 0, 0, NULL,
 	  "Text of the SMTP greeting after the 220 code" },
 	{ "smtpd_connection_limit", CONF_INT, "1000", 1, 1000000, 0, NULL,
