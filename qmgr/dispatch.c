@@ -20,7 +20,6 @@
 #include "qmgr.h"
 
 #define DELIVER_TIMEOUT_MS	(10 * 60 * 1000)
-#define SCAN_INTERVAL_MS	(30 * 1000)
 #define RECONNECT_MS		1000
 #define JOB_RETRIES		3	/* then the 30 s scan takes over */
 
@@ -35,8 +34,8 @@ static struct qjob	*jobs_head, **jobs_tail = &jobs_head;
 static uint64_t		*inflight;
 static size_t		 ninflight;
 
-static bool
-row_inflight(uint64_t row)
+bool
+dispatch_row_inflight(uint64_t row)
 {
 	for (size_t i = 0; i < ninflight; i++)
 		if (inflight[i] == row)
@@ -44,8 +43,8 @@ row_inflight(uint64_t row)
 	return false;
 }
 
-static void
-rows_mark(struct qjob *job, bool on)
+void
+dispatch_rows_mark(struct qjob *job, bool on)
 {
 	for (size_t i = 0; i < job->nrcpt; i++) {
 		if (on) {
@@ -68,11 +67,14 @@ qjob_free(struct qjob *job)
 	for (size_t i = 0; i < job->nrcpt; i++) {
 		free(job->rcpts[i].address);
 		free(job->rcpts[i].rcpt);
+		free(job->rcpts[i].orcpt);
 	}
 	free(job->rcpts);
 	free(job->queue_id);
 	free(job->blob);
 	free(job->sender);
+	free(job->domain);
+	free(job->envid);
 	free(job);
 }
 
@@ -111,9 +113,10 @@ deliver_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 		if (ipc_get_str(msg, &reply) == -1)
 			break;
 		if (status != DELIVER_OK)
-			queue_db_result(q, row, job->queue_id, status, reply);
+			queue_db_result(q, row, job->queue_id, status, NULL,
+			    reply, "local", false);
 	}
-	rows_mark(job, false);
+	dispatch_rows_mark(job, false);
 	queue_db_finish(q, job->queue_row, job->blob);
 	qjob_free(job);
 	q->inflight--;
@@ -175,9 +178,10 @@ dispatch_job(struct qmgr *q, struct qjob *job)
 
 	/* Drop rows already on their way (a scan racing a delivery). */
 	for (size_t i = 0; i < job->nrcpt; i++) {
-		if (row_inflight(job->rcpts[i].row)) {
+		if (dispatch_row_inflight(job->rcpts[i].row)) {
 			free(job->rcpts[i].address);
 			free(job->rcpts[i].rcpt);
+			free(job->rcpts[i].orcpt);
 			continue;
 		}
 		job->rcpts[keep++] = job->rcpts[i];
@@ -187,7 +191,7 @@ dispatch_job(struct qmgr *q, struct qjob *job)
 		qjob_free(job);
 		return;
 	}
-	rows_mark(job, true);
+	dispatch_rows_mark(job, true);
 	*jobs_tail = job;
 	jobs_tail = &job->next;
 	dispatch_kick(q);
@@ -258,17 +262,6 @@ deliver_connect_all(void *arg)
 	dispatch_kick(q);
 }
 
-static void
-scan_tick(void *arg)
-{
-	struct qmgr	*q = arg;
-
-	/* A scan still running: look again soon, not a whole interval on. */
-	ev_timer_set(q->scan_timer, q->scanning ? RECONNECT_MS :
-	    SCAN_INTERVAL_MS);
-	queue_db_scan(q);
-}
-
 /*
  * NOTIFY wharf_queue (wharf queue flush/release) or a reconnect (maybe
  * missed one): scan now rather than at the next interval.
@@ -278,8 +271,7 @@ dispatch_notify(const char *channel, const char *payload, void *arg)
 {
 	struct qmgr	*q = arg;
 
-	if (q->scan_timer != NULL)
-		ev_timer_set(q->scan_timer, 0);
+	scan_soon(q);
 	(void)channel;
 	(void)payload;
 }
@@ -297,7 +289,6 @@ dispatch_start(struct qmgr *q)
 		q->delivers = dc;
 	}
 	deliver_connect_all(q);
-	q->scan_timer = ev_timer_add(q->svc->ev, 0, scan_tick, q);
 }
 
 void
@@ -319,7 +310,7 @@ dispatch_stop(struct qmgr *q)
 	}
 	while ((job = jobs_head) != NULL) {
 		jobs_head = job->next;
-		rows_mark(job, false);
+		dispatch_rows_mark(job, false);
 		qjob_free(job);
 	}
 	jobs_tail = &jobs_head;

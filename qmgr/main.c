@@ -1,5 +1,6 @@
 /*
- * qmgr — the queue manager: durable enqueue and local dispatch.
+ * qmgr — the queue manager: durable enqueue, scheduling, retries and
+ * notices.
  *
  * SECURITY
  *	Runs as wharf_user, connected to PostgreSQL as wharf_qmgr (queue,
@@ -18,7 +19,9 @@
  * then does smtpd hear QUEUE_OK.  Local recipients go to deliver; those
  * that fail temporarily are retried with backoff; a restart reschedules
  * everything pending and removes uncommitted spool files.  Remote
- * recipients wait for the mta (issue 6).
+ * recipients go to the mta, grouped by destination domain
+ * (outbound.c); failures and delays are reported to the sender with
+ * delivery status notifications (bounce.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,7 @@
 #include "log.h"
 #include "proc.h"
 #include "proto_deliver.h"
+#include "proto_mta.h"
 #include "service.h"
 #include "xmalloc.h"
 #include "qmgr.h"
@@ -74,6 +78,8 @@ qmgr_init(struct service *svc, char **err_r)
 	q->blobdir = xasprintf("%s/blobs", conf_str(svc->conf, "state_dir"));
 	q->deliver_path = xasprintf("%s/private/%s", conf_str(svc->conf,
 	    "run_dir"), DELIVER_SOCKET_NAME);
+	q->mta_path = xasprintf("%s/private/%s", conf_str(svc->conf,
+	    "run_dir"), MTA_SOCKET_NAME);
 	return 0;
 }
 
@@ -111,6 +117,8 @@ qmgr_start(struct service *svc, char **err_r)
 		return -1;
 	}
 	dispatch_start(q);
+	outbound_start(q);
+	queue_scan_start(q);
 	return 0;
 }
 
@@ -133,6 +141,7 @@ qmgr_stop(struct service *svc)
 
 	ev_io_del(&q->accept_io);
 	ev_timer_del(&q->scan_timer);
+	bounce_stop(q);
 	qmgr_work_done(q);
 }
 
@@ -144,11 +153,15 @@ qmgr_cleanup(struct service *svc)
 	if (q == NULL)
 		return;
 	ev_io_del(&q->accept_io);
+	ev_timer_del(&q->scan_timer);
+	bounce_stop(q);
+	outbound_stop(q);
 	dispatch_stop(q);
 	client_free_all(q);
 	db_free(&q->db);
 	free(q->blobdir);
 	free(q->deliver_path);
+	free(q->mta_path);
 	if (q->lock_fd != -1)
 		close(q->lock_fd);
 }

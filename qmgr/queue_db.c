@@ -1,6 +1,7 @@
 /*
- * qmgr/queue_db.c — every statement of the wharf_qmgr role, to be read
- * against its grants (sql/003_queue.sql).
+ * qmgr/queue_db.c — the statements of the wharf_qmgr role that commit
+ * messages and record results (the scan is in queue_scan.c, notices in
+ * bounce.c), to be read against its grants (sql/003_queue.sql).
  *
  * A commit is one INSERT statement (blobs, queue and the expanded
  * recipients through data-modifying CTEs), so it is atomic without an
@@ -16,18 +17,17 @@
 #include "conf.h"
 #include "db.h"
 #include "log.h"
+#include "proto_deliver.h"
 #include "proto_queue.h"
 #include "service.h"
 #include "xmalloc.h"
 #include "qmgr.h"
 
-#define DB_TIMEOUT_MS	30000
-#define SCAN_BATCH	"500"
 
 
 struct commit_req {
 	struct qmgr	*q;
-	char		*params[15];
+	char		*params[17];
 	struct buf	 rcpts, orcpts, notifies;
 	size_t		 nrcpt;
 	char		*sender;
@@ -35,6 +35,15 @@ struct commit_req {
 	void		*arg;
 };
 
+/*
+ * $1 spool name, $2 size, $3 sender, $4 RET, $5 ENVID, $6 BODY, $7 SMTPUTF8,
+ * $8..$11 client address, name, HELO, protocol, $12..$14 recipients, ORCPTs
+ * and NOTIFYs (text[]), $15 recipient_delimiter; for a notice (bounce.c)
+ * $16 the rows it reports on (bigint[], their dsn_pending cleared in the
+ * same statement) and $17 the queue row whose delay notice it is.
+ * Rows: one per destination (id, transport, status, user_id, address,
+ * rcpt, queue row).
+ */
 static const char commit_sql[] =
     "WITH b AS (INSERT INTO blobs (name, size, refcount) "
     "  VALUES ($1, $2, 1) RETURNING id), "
@@ -46,7 +55,8 @@ static const char commit_sql[] =
     "x AS (SELECT * FROM unnest($12::text[], $13::text[], $14::text[]) "
     "  AS t(rcpt, orcpt, notify)), "
     "r AS (INSERT INTO queue_recipients (queue, rcpt, orcpt, notify, "
-    "  address, user_id, transport, status, dsn_status, last_reply) "
+    "  address, user_id, transport, status, dsn_status, last_reply, "
+    "  dsn_pending) "
     "  SELECT q.id, x.rcpt, x.orcpt, x.notify, res.address, res.user_id, "
     "  CASE WHEN res.kind = 'remote' THEN 'remote' ELSE 'local' END, "
     "  CASE WHEN res.kind IN ('unknown', 'loop') THEN 'bounced' "
@@ -56,10 +66,15 @@ static const char commit_sql[] =
     "  CASE res.kind WHEN 'unknown' THEN 'no such user' "
     "    WHEN 'loop' THEN 'alias loop' "
     "    WHEN 'postmaster' THEN 'postmaster has no mailbox: add an alias' "
-    "  END "
+    "  END, "
+    "  res.kind IN ('unknown', 'loop') OR (res.kind <> 'remote' AND "
+    "    coalesce(x.notify, '') LIKE '%SUCCESS%') "
     "  FROM q, x, LATERAL wharf_resolve(x.rcpt, $15) res "
     "  RETURNING id, transport, status, coalesce(user_id, 0), address, "
-    "  rcpt, queue) "
+    "  rcpt, queue), "
+    "n AS (UPDATE queue_recipients SET dsn_pending = false "
+    "  WHERE id = ANY($16::bigint[]) AND dsn_pending), "
+    "w AS (UPDATE queue SET delay_warned = true WHERE id = $17::bigint) "
     "SELECT * FROM r";
 
 /* Append one element to a PostgreSQL array literal; NULL when s is NULL. */
@@ -105,6 +120,18 @@ commit_req_free(struct commit_req *r)
 	buf_clear(&r->orcpts);
 	buf_clear(&r->notifies);
 	free(r);
+}
+
+/* A notice: it reports on rows ("{1,2}"), or is the delay notice of a
+   queue entry (delay_warned_row, else 0). */
+void
+commit_req_notice(struct commit_req *r, const char *rows,
+    uint64_t delay_warned_row)
+{
+	r->params[15] = xstrdup(rows);
+	if (delay_warned_row != 0)
+		r->params[16] = xasprintf("%llu",
+		    (unsigned long long)delay_warned_row);
 }
 
 void
@@ -218,6 +245,12 @@ commit_result(PGresult *res, const char *err, void *arg)
 	} else {
 		log_queued(r, res);
 		job = job_from_commit(r, res);
+		for (int i = 0; i < PQntuples(res); i++)
+			if (strcmp(PQgetvalue(res, i, 1), "remote") == 0 ||
+			    strcmp(PQgetvalue(res, i, 2), "bounced") == 0) {
+				scan_soon(r->q);
+				break;
+			}
 	}
 	r->done(r->q, r->arg, status, status == QUEUE_OK ? r->params[0] :
 	    NULL, job);
@@ -227,7 +260,7 @@ commit_result(PGresult *res, const char *err, void *arg)
 void
 queue_db_commit(struct qmgr *q, struct commit_req *r)
 {
-	const char	*p[15];
+	const char	*p[17];
 
 	r->q = q;
 	buf_add_str(&r->rcpts, "}");
@@ -239,111 +272,125 @@ queue_db_commit(struct qmgr *q, struct commit_req *r)
 	p[12] = buf_cstr(&r->orcpts);
 	p[13] = buf_cstr(&r->notifies);
 	p[14] = conf_str(q->svc->conf, "recipient_delimiter");
-	db_query(q->db, commit_sql, 15, p, DB_TIMEOUT_MS, commit_result, r);
+	p[15] = r->params[15] != NULL ? r->params[15] : "{}";
+	p[16] = r->params[16];
+	db_query(q->db, commit_sql, 17, p, QMGR_DB_TIMEOUT_MS, commit_result,
+	    r);
 }
 
-/* Group scan rows (ordered by queue row) into one job per message. */
-static void
-scan_result(PGresult *res, const char *err, void *arg)
-{
-	struct qmgr	*q = arg;
-	struct qjob	*job = NULL;
-	const char	*why;
-	uint64_t	 qrow;
-	int		 n;
+/*
+ * A delivery's outcome for one recipient row; deliver records its own
+ * successes, the mta's are recorded here.  A temporary failure is retried
+ * after queue_retry_min, doubling each attempt up to queue_retry_max, and
+ * bounces once the message is older than maximal_queue_lifetime.  A
+ * bounce, or a success that NOTIFY=SUCCESS asked to hear of and that no
+ * DSN-capable next hop took over (relayed), leaves dsn_pending for
+ * bounce.c (a local delivery's is set when it is queued).
+ */
+static const char result_ok_sql[] =
+    "UPDATE queue_recipients SET status = 'sent', attempts = attempts + 1, "
+    "  last_attempt_at = now(), last_reply = $2, dsn_status = $3, "
+    "  relay = $4, relayed = $5, "
+    "  dsn_pending = $5 AND coalesce(notify, '') LIKE '%SUCCESS%' "
+    "WHERE id = $1 AND status IN ('pending', 'deferred') "
+    "RETURNING dsn_pending";
+static const char result_perm_sql[] =
+    "UPDATE queue_recipients SET status = 'bounced', "
+    "  attempts = attempts + 1, last_attempt_at = now(), "
+    "  last_reply = $2, dsn_status = $3, relay = $4, dsn_pending = true "
+    "WHERE id = $1 AND status IN ('pending', 'deferred') "
+    "RETURNING dsn_pending";
+static const char result_temp_sql[] =
+    "UPDATE queue_recipients r SET "
+    "  status = CASE WHEN q.created_at + $7::interval <= now() "
+    "    THEN 'bounced' ELSE 'deferred' END, "
+    "  dsn_pending = q.created_at + $7::interval <= now(), "
+    "  attempts = r.attempts + 1, last_attempt_at = now(), "
+    "  next_attempt_at = now() + least($6::interval, "
+    "    $5::interval * power(2, least(r.attempts, 30))), "
+    "  last_reply = $2, dsn_status = $3, relay = $4 "
+    "FROM queue q WHERE r.id = $1 AND q.id = r.queue "
+    "  AND r.status IN ('pending', 'deferred') "
+    "RETURNING r.dsn_pending";
 
-	q->scanning = false;
-	if (res == NULL) {
-		log_warnx("queue scan failed: %s", err);
-		return;
-	}
-	n = PQntuples(res);
-	for (int i = 0; i < n; i++) {
-		struct qrcpt *qr;
-
-		str_to_u64(PQgetvalue(res, i, 4), 0, UINT64_MAX, &qrow, &why);
-		if (job != NULL && job->queue_row != qrow) {
-			dispatch_job(q, job);
-			job = NULL;
-		}
-		if (job == NULL) {
-			job = xcalloc(1, sizeof(*job));
-			job->queue_row = qrow;
-			job->queue_id = xstrdup(PQgetvalue(res, i, 5));
-			job->blob = xstrdup(PQgetvalue(res, i, 6));
-			str_to_u64(PQgetvalue(res, i, 7), 0, UINT64_MAX,
-			    &job->size, &why);
-			job->sender = xstrdup(PQgetvalue(res, i, 8));
-			job->rcpts = xcalloc((size_t)n, sizeof(*job->rcpts));
-		}
-		qr = &job->rcpts[job->nrcpt++];
-		str_to_u64(PQgetvalue(res, i, 0), 0, UINT64_MAX, &qr->row, &why);
-		str_to_u64(PQgetvalue(res, i, 1), 0, UINT64_MAX, &qr->user_id,
-		    &why);
-		qr->address = xstrdup(PQgetvalue(res, i, 2));
-		qr->rcpt = xstrdup(PQgetvalue(res, i, 3));
-	}
-	if (job != NULL)
-		dispatch_job(q, job);
-}
-
-/* Local recipients that are due: after a restart, all of them. */
-void
-queue_db_scan(struct qmgr *q)
-{
-	if (q->scanning)
-		return;
-	q->scanning = true;
-	db_query(q->db,
-	    "SELECT r.id, r.user_id, r.address, r.rcpt, q.id, q.queue_id, "
-	    "  b.name, b.size, q.sender "
-	    "FROM queue_recipients r JOIN queue q ON q.id = r.queue "
-	    "  JOIN blobs b ON b.id = q.blob_id "
-	    "WHERE r.transport = 'local' AND r.status IN ('pending', "
-	    "  'deferred') AND r.user_id IS NOT NULL AND NOT q.held "
-	    "  AND r.next_attempt_at <= now() "
-	    "ORDER BY q.id, r.id LIMIT " SCAN_BATCH, 0, NULL, DB_TIMEOUT_MS,
-	    scan_result, q);
-}
+struct result_ctx {
+	struct qmgr	*q;
+	char		*queue_id;
+};
 
 static void
 result_done(PGresult *res, const char *err, void *arg)
 {
-	char	*what = arg;
+	struct result_ctx	*c = arg;
 
 	if (res == NULL)
-		log_warnx("%s: recording the delivery result failed: %s", what,
-		    err);
-	free(what);
+		log_warnx("%s: recording the delivery result failed: %s",
+		    c->queue_id, err);
+	else if (PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		bounce_kick(c->q);
+	free(c->queue_id);
+	free(c);
 }
 
-/* A deliver answer other than success (success is recorded by deliver). */
+/* "5.1.1" from "5.1.1 no such user"; "" when the reply has none. */
+static void
+reply_status_code(const char *reply, char *out, size_t size)
+{
+	size_t	 n = strcspn(reply, " ");
+
+	out[0] = '\0';
+	if (n >= 5 && n < size && (reply[0] == '2' || reply[0] == '4' ||
+	    reply[0] == '5') && reply[1] == '.') {
+		memcpy(out, reply, n);
+		out[n] = '\0';
+	}
+}
+
 void
 queue_db_result(struct qmgr *q, uint64_t row, const char *queue_id,
-    uint32_t status, const char *reply)
+    uint32_t status, const char *dsn, const char *reply, const char *relay,
+    bool relayed)
 {
-	char		 id[32], lo[32], hi[32];
-	bool		 perm = status == 2;	/* DELIVER_PERMFAIL */
+	struct result_ctx	*c = xcalloc(1, sizeof(*c));
+	char			 id[32], lo[32], hi[32], life[32], code[32];
+	const char		*p[7];
 
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)row);
-	/* queue_retry_min, doubling each attempt, at most queue_retry_max */
+	if (dsn == NULL) {
+		reply_status_code(reply, code, sizeof(code));
+		dsn = code;
+	}
 	snprintf(lo, sizeof(lo), "%lld milliseconds",
 	    (long long)conf_int(q->svc->conf, "queue_retry_min"));
 	snprintf(hi, sizeof(hi), "%lld milliseconds",
 	    (long long)conf_int(q->svc->conf, "queue_retry_max"));
-	db_query(q->db, perm ?
-	    "UPDATE queue_recipients SET status = 'bounced', "
-	    "  attempts = attempts + 1, last_attempt_at = now(), "
-	    "  last_reply = $2, dsn_status = split_part($2, ' ', 1) "
-	    "WHERE id = $1 AND status IN ('pending', 'deferred')" :
-	    "UPDATE queue_recipients SET status = 'deferred', "
-	    "  attempts = attempts + 1, last_attempt_at = now(), "
-	    "  next_attempt_at = now() + least($4::interval, "
-	    "    $3::interval * power(2, least(attempts, 30))), "
-	    "  last_reply = $2, dsn_status = split_part($2, ' ', 1) "
-	    "WHERE id = $1 AND status IN ('pending', 'deferred')",
-	    perm ? 2 : 4, (const char *const[]){ id, reply, lo, hi },
-	    DB_TIMEOUT_MS, result_done, xstrdup(queue_id));
+	snprintf(life, sizeof(life), "%lld milliseconds",
+	    (long long)conf_int(q->svc->conf, "maximal_queue_lifetime"));
+	p[0] = id;
+	p[1] = reply;
+	p[2] = dsn[0] != '\0' ? dsn : NULL;
+	p[3] = relay;
+	c->q = q;
+	c->queue_id = xstrdup(queue_id);
+	switch (status) {
+	case DELIVER_OK:
+		p[4] = relayed ? "t" : "f";
+		db_query(q->db, result_ok_sql, 5, p, QMGR_DB_TIMEOUT_MS,
+		    result_done, c);
+		break;
+	case DELIVER_PERMFAIL:
+		db_query(q->db, result_perm_sql, 4, p, QMGR_DB_TIMEOUT_MS,
+		    result_done, c);
+		break;
+	default:
+		p[4] = lo;
+		p[5] = hi;
+		p[6] = life;
+		db_query(q->db, result_temp_sql, 7, p, QMGR_DB_TIMEOUT_MS,
+		    result_done, c);
+		break;
+	}
 }
 
 struct finish_ctx {
@@ -380,11 +427,12 @@ finish_result(PGresult *res, const char *err, void *arg)
 	}
 	strlcpy(id, PQgetvalue(res, 0, 0), sizeof(id));
 	db_query(f->q->db, "DELETE FROM blobs WHERE id = $1 AND refcount = 0 "
-	    "RETURNING id", 1, (const char *const[]){ id }, DB_TIMEOUT_MS,
+	    "RETURNING id", 1, (const char *const[]){ id }, QMGR_DB_TIMEOUT_MS,
 	    finish_blob_deleted, f);
 }
 
-/* Every recipient is done: drop the queue entry and its blob reference. */
+/* Every recipient is done and reported on: drop the queue entry and its
+   blob reference. */
 void
 queue_db_finish(struct qmgr *q, uint64_t queue_row, const char *blob)
 {
@@ -397,8 +445,9 @@ queue_db_finish(struct qmgr *q, uint64_t queue_row, const char *blob)
 	db_query(q->db,
 	    "WITH d AS (DELETE FROM queue WHERE id = $1 AND NOT EXISTS "
 	    "  (SELECT 1 FROM queue_recipients WHERE queue = $1 "
-	    "   AND status <> 'sent') RETURNING blob_id) "
+	    "   AND (status IN ('pending', 'deferred') OR dsn_pending)) "
+	    "  RETURNING blob_id) "
 	    "UPDATE blobs SET refcount = refcount - 1 "
 	    "WHERE id IN (SELECT blob_id FROM d) RETURNING id, refcount",
-	    1, (const char *const[]){ id }, DB_TIMEOUT_MS, finish_result, f);
+	    1, (const char *const[]){ id }, QMGR_DB_TIMEOUT_MS, finish_result, f);
 }

@@ -25,6 +25,7 @@ import time
 import pytest
 
 from conftest import Instance, wait_for
+from mailstore import read_blob, wait_inbox
 
 T = 10                  # socket timeout, seconds
 HOST = "mx.wharf.test"  # myhostname of every test instance
@@ -231,15 +232,6 @@ def queued_id(reply):
 # ---- what got stored ----
 
 
-def blob_path(inst, name):
-    return os.path.join(inst.dir, "state", "blobs", name[:2], name[2:4], name)
-
-
-def read_blob(inst, name):
-    with open(blob_path(inst, name), "rb") as f:
-        return f.read()
-
-
 def split_received(blob):
     """(our Received: header, everything after it)."""
     assert blob.startswith(b"Received: "), blob[:100]
@@ -289,37 +281,6 @@ def added_fields(sent, got):
         msgid[0] + b"\r\n", b"", 1)
     assert rest == sent, (sent, got)
     return date[0], msgid[0]
-
-
-def inbox(inst, user, domain="a.test"):
-    """[(uid, blob name)] of user@domain's INBOX."""
-    out = inst.psql(
-        "select m.uid, b.name from messages m "
-        "join mailboxes x on x.id = m.mailbox_id join users u on "
-        "u.id = x.user_id join domains d on d.id = u.domain_id "
-        "join blobs b on b.id = m.blob_id where u.localpart = "
-        f"'{user}' and d.name = '{domain}' and x.name = 'INBOX' "
-        "order by m.uid")
-    return [(int(u), b) for u, b in (x.split("|")
-                                     for x in out.splitlines())]
-
-
-def wait_inbox(inst, user, n, domain="a.test", timeout=30):
-    """Wait for n messages, then make sure no more come."""
-    try:
-        wait_for(lambda: len(inbox(inst, user, domain)) >= n, timeout,
-                 f"{n} message(s) for {user}@{domain}")
-    except AssertionError as e:     # say where the message is
-        queue = inst.psql(
-            "select q.queue_id, r.address, r.status, r.transport from "
-            "queue q join queue_recipients r on r.queue = q.id")
-        tail = "\n".join(inst.read_log().splitlines()[-30:])
-        raise AssertionError(f"{e}\nqueue:\n{queue}\nstatus:\n"
-                             f"{inst.status()}\nlog:\n{tail}") from None
-    time.sleep(0.3)
-    rows = inbox(inst, user, domain)
-    assert len(rows) == n, rows
-    return rows
 
 
 def stored_from(inst, sender):
