@@ -44,6 +44,7 @@ const struct service_def master_services[] = {
 	  "wharf_deliver" },
 	{ "imapd", "wharf_user",	{ "imap_listen", "imaps_listen" },
 	  true, NULL, "wharf_imapd" },
+	{ "mta", "wharf_null_user",	{ NULL },    true,  "mta", NULL },
 	{ "qmgr", "wharf_user",		{ NULL },    false, "qmgr",
 	  "wharf_qmgr" },
 	{ "smtpd", "wharf_null_user",	{ "smtp_listen", "submission_listen",

@@ -8,6 +8,7 @@ import struct
 
 IPC_HELLO = 1
 IPC_ERROR = 2
+IPC_F_FD = 0x1
 IPC_F_REPLY = 0x2
 
 
@@ -63,9 +64,18 @@ class Conn:
     def close(self):
         self.sock.close()
 
-    def send(self, type_, payload=b"", id_=0, flags=0):
-        self.sock.sendall(struct.pack("=IIII", type_, len(payload), id_,
-                                      flags) + payload)
+    def send(self, type_, payload=b"", id_=0, flags=0, fd=None):
+        """One frame; fd (if given) rides on its first byte (SCM_RIGHTS)
+        and IPC_F_FD is set."""
+        if fd is not None:
+            flags |= IPC_F_FD
+        frame = struct.pack("=IIII", type_, len(payload), id_,
+                            flags) + payload
+        if fd is None:
+            self.sock.sendall(frame)
+            return
+        n = socket.send_fds(self.sock, [frame], [fd])
+        self.sock.sendall(frame[n:])
 
     fds = None
 
