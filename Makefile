@@ -12,7 +12,7 @@ DEB_PACKAGES = build-essential pkgconf clang libclang-rt-14-dev \
 	libunbound-dev \
 	postgresql-15 openssl python3 python3-pytest python3-argon2 \
 	procps psmisc passwd util-linux swaks dovecot-core whois isync curl \
-	nodejs
+	nodejs postfix
 
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc

@@ -311,7 +311,8 @@ static const char result_temp_sql[] =
     "  last_reply = $2, dsn_status = $3, relay = $4 "
     "FROM queue q WHERE r.id = $1 AND q.id = r.queue "
     "  AND r.status IN ('pending', 'deferred') "
-    "RETURNING r.dsn_pending";
+    "RETURNING r.dsn_pending, greatest(0, ceil(extract(epoch FROM "
+    "  r.next_attempt_at - now()) * 1000))::bigint";
 
 struct result_ctx {
 	struct qmgr	*q;
@@ -322,6 +323,8 @@ static void
 result_done(PGresult *res, const char *err, void *arg)
 {
 	struct result_ctx	*c = arg;
+	const char		*why;
+	uint64_t		 ms;
 
 	if (res == NULL)
 		log_warnx("%s: recording the delivery result failed: %s",
@@ -329,6 +332,9 @@ result_done(PGresult *res, const char *err, void *arg)
 	else if (PQntuples(res) == 1 &&
 	    strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 		bounce_kick(c->q);
+	else if (PQntuples(res) == 1 && PQnfields(res) == 2 &&
+	    str_to_u64(PQgetvalue(res, 0, 1), 0, UINT64_MAX, &ms, &why) == 0)
+		scan_wake_in(c->q, ms);	/* the retry, on time */
 	free(c->queue_id);
 	free(c);
 }
