@@ -49,6 +49,8 @@ struct dmsg {
 	size_t		 next;		/* recipient being delivered */
 	char		*envelope;	/* cached IMAP ENVELOPE, or NULL */
 	char		*bodystructure;	/* cached BODYSTRUCTURE, or NULL */
+	char		*fts_text;	/* searchable words (lib/mime), NULL:
+					   too much for a vector */
 };
 
 /* mailbox_db.c: every statement of the wharf_deliver role */

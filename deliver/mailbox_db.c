@@ -9,14 +9,19 @@
  * here), inserts the message referencing the shared blob, counts the
  * reference and NOTIFYs the mailbox.  It is all or nothing, and a row
  * already sent is not claimed again: retried deliveries never duplicate.
+ * The row's full-text vector (imapd's SEARCH BODY/TEXT) is made from the
+ * words of this recipient's prefix and of the message (parse.c); NULL
+ * when the message's were too many.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "db.h"
 #include "log.h"
+#include "mime.h"
 #include "proto_deliver.h"
 #include "xmalloc.h"
 #include "deliver.h"
@@ -33,6 +38,11 @@ static const char folders_sql[] =
     "WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) "
     "ON CONFLICT (user_id, name) DO NOTHING";
 
+/*
+ * $1 queue_recipients id, $2 user id, $3 blob name, $4 its size, $5 the
+ * prefix, $6 envelope, $7 bodystructure, $8 the prefix's words, $9 the
+ * message's words (NULL: no vector).
+ */
 static const char deliver_sql[] =
     "WITH claim AS (UPDATE queue_recipients SET status = 'sent', "
     "  attempts = attempts + 1, last_attempt_at = now(), "
@@ -45,10 +55,10 @@ static const char deliver_sql[] =
     "  RETURNING id, uidnext - 1 AS uid, highestmodseq AS modseq), "
     "blob AS (SELECT id FROM blobs WHERE name = $3), "
     "msg AS (INSERT INTO messages (mailbox_id, uid, modseq, size, blob_id, "
-    "  prefix, delivery_id, envelope, bodystructure) "
+    "  prefix, delivery_id, envelope, bodystructure, fts) "
     "  SELECT mb.id, mb.uid, mb.modseq, $4::bigint + octet_length("
     "  convert_to($5, 'UTF8')), blob.id, convert_to($5, 'UTF8'), $1, "
-    "  $6, $7 "
+    "  $6, $7, strip(to_tsvector('simple', $8::text || ' ' || $9::text)) "
     "  FROM mb, blob RETURNING mailbox_id, uid), "
     "ref AS (UPDATE blobs SET refcount = refcount + 1 "
     "  WHERE id = (SELECT id FROM blob) AND EXISTS (SELECT 1 FROM msg) "
@@ -62,6 +72,7 @@ struct step {
 	struct drcpt	*r;
 	void		(*done)(struct dmsg *);
 	char		*prefix;
+	char		*prefix_words;
 };
 
 static void
@@ -103,6 +114,7 @@ deliver_result(PGresult *res, const char *err, void *arg)
 		rcpt_result(s->r, DELIVER_TEMPFAIL, "4.3.0 mailbox unavailable");
 	}
 	free(s->prefix);
+	free(s->prefix_words);
 	s->done(s->m);
 	free(s);
 }
@@ -118,6 +130,7 @@ folders_result(PGresult *res, const char *err, void *arg)
 		    err);
 		rcpt_result(s->r, DELIVER_TEMPFAIL, "4.3.0 database error");
 		free(s->prefix);
+		free(s->prefix_words);
 		s->done(s->m);
 		free(s);
 		return;
@@ -125,9 +138,10 @@ folders_result(PGresult *res, const char *err, void *arg)
 	snprintf(row, sizeof(row), "%llu", (unsigned long long)s->r->row);
 	snprintf(user, sizeof(user), "%llu", (unsigned long long)s->r->user_id);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)s->m->size);
-	db_query(s->m->d->db, deliver_sql, 7, (const char *const[]){ row,
+	db_query(s->m->d->db, deliver_sql, 9, (const char *const[]){ row,
 	    user, s->m->blob, size, s->prefix, s->m->envelope,
-	    s->m->bodystructure }, DB_TIMEOUT_MS, deliver_result, s);
+	    s->m->bodystructure, s->prefix_words, s->m->fts_text },
+	    DB_TIMEOUT_MS, deliver_result, s);
 }
 
 /* RFC 5321 4.4: Return-Path at final delivery; Delivered-To as Postfix. */
@@ -136,6 +150,18 @@ make_prefix(const char *sender, const char *address)
 {
 	return xasprintf("Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender,
 	    address);
+}
+
+/* The words of the prefix, as SEARCH TEXT sees it in front of the blob. */
+static char *
+prefix_words(const char *prefix)
+{
+	struct buf	 b;
+
+	buf_init(&b, SIZE_MAX / 2);
+	(void)mime_search_text((const uint8_t *)prefix, strlen(prefix), &b,
+	    SIZE_MAX / 2);
+	return buf_steal(&b, NULL);
 }
 
 void
@@ -149,6 +175,7 @@ mailbox_db_deliver(struct dmsg *m, struct drcpt *r,
 	s->r = r;
 	s->done = done;
 	s->prefix = make_prefix(m->sender, r->address);
+	s->prefix_words = prefix_words(s->prefix);
 	snprintf(user, sizeof(user), "%llu", (unsigned long long)r->user_id);
 	/* RFC 3501 2.3.1.1: a fresh UIDVALIDITY; seconds are fine. */
 	snprintf(uidvalidity, sizeof(uidvalidity), "%lld",

@@ -62,6 +62,7 @@ dmsg_free(struct dmsg *m)
 	free(m->sender);
 	free(m->envelope);
 	free(m->bodystructure);
+	free(m->fts_text);
 	free(m);
 }
 

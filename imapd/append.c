@@ -5,7 +5,9 @@
  *
  * The message goes to the blob store first (tmp, fsync, rename, directory
  * fsync: lib/blob.h), is parsed once for the ENVELOPE and BODYSTRUCTURE
- * cache (as deliver does), and then one statement inserts the blob row,
+ * cache and its searchable text (the full-text vector of SEARCH BODY and
+ * TEXT, NULL past MIME_TEXT_MAX) as deliver does, and then one statement
+ * inserts the blob row,
  * takes the next UID and a new modseq and inserts the message: a blob
  * file is durable before any row names it.  When the statement surely did
  * nothing, the file is removed again; when its outcome is unknown (the
@@ -212,9 +214,16 @@ blob_store(struct session *s, const char *msg, size_t len, char *name)
 }
 
 static void
-parse_cache(const char *msg, size_t len, char **env_r, char **bs_r)
+parse_cache(const char *msg, size_t len, char **env_r, char **bs_r,
+    char **text_r)
 {
+	struct buf	 text;
+
 	mime_cache_strings((const uint8_t *)msg, len, env_r, bs_r);
+	buf_init(&text, MIME_TEXT_MAX);
+	*text_r = mime_search_text((const uint8_t *)msg, len, &text,
+	    MIME_TEXT_MAX) == 0 ? buf_steal(&text, NULL) : NULL;
+	buf_clear(&text);
 }
 
 /* ---- the statement ---- */
@@ -266,19 +275,20 @@ append_result(struct session *s, PGresult *res, const char *err, void *data)
 static void
 append_run(struct session *s, struct append_args *a, struct append *ap)
 {
-	char	 user[24], size[24], flags[8], *kw, *env, *bs;
+	char	 user[24], size[24], flags[8], *kw, *env, *bs, *text;
 
-	parse_cache(a->msg, a->len, &env, &bs);
+	parse_cache(a->msg, a->len, &env, &bs, &text);
 	kw = flags_pg_literal(&a->kw);
 	snprintf(user, sizeof(user), "%llu", (unsigned long long)s->user_id);
 	snprintf(size, sizeof(size), "%zu", a->len);
 	snprintf(flags, sizeof(flags), "%u", a->flags);
-	mailboxes_query(s, mdb_append_sql, 9, (const char *const[]){ user,
+	mailboxes_query(s, mdb_append_sql, 10, (const char *const[]){ user,
 	    a->name, ap->blob, size, flags, kw, a->date[0] != '\0' ? a->date :
-	    NULL, env, bs }, append_result, ap, free);
+	    NULL, env, bs, text }, append_result, ap, free);
 	free(kw);
 	free(env);
 	free(bs);
+	free(text);
 }
 
 void

@@ -47,6 +47,7 @@ struct imapd {
 	uint64_t	 login_timeout, timeout;
 	size_t		 conn_limit, client_limit, user_limit;
 	bool		 plaintext_loopback;
+	bool		 fts;		/* imap_fts: SEARCH uses messages.fts */
 };
 
 enum imap_state {
@@ -324,8 +325,12 @@ struct search_sql {
 	char		**params;
 	int		 nparams;
 };
-void	mdb_search_sql(struct search_sql *, const struct search_key *root,
-	    uint64_t mailbox_id, uint32_t last_uid, unsigned limit);
+/*
+ * fts: BODY and TEXT keys select candidates by messages.fts.  Returns
+ * the batch size used (limit, or more with fts).
+ */
+unsigned mdb_search_sql(struct search_sql *, const struct search_key *root,
+	    uint64_t mailbox_id, uint32_t last_uid, unsigned limit, bool fts);
 void	mdb_search_after(struct search_sql *, uint32_t uid);
 void	mdb_search_sql_clear(struct search_sql *);
 
@@ -436,5 +441,9 @@ void	fetch_qresync(struct session *, uint64_t modseq,
 	    const struct imap_range *known, size_t nknown,
 	    const char *done_text);
 extern const char mdb_vanished_sql[];
+
+/* mbox.c, mbox_sync.c: the view and its changes read in batches */
+extern const char mdb_select_more_sql[], mdb_sync_expunged_sql[],
+	    mdb_sync_changed_sql[];
 
 #endif

@@ -21,6 +21,7 @@
 #include "db.h"
 #include "imap_parse.h"
 #include "log.h"
+#include "mime.h"
 #include "xmalloc.h"
 #include "imapd.h"
 
@@ -37,10 +38,11 @@ mdb_query(struct imapd *d, const char *sql, int n, const char *const *params,
 
 /*
  * $1 user id, $2 name, $3 claim \Recent (a read-write IMAP4rev1
- * session): one row per message (uid, flags, keywords) in uid order,
- * each with the mailbox's id, uidvalidity, uidnext, highestmodseq and
- * then the first recent UID; one row with NULL uid for an
- * empty mailbox; none when it does not exist.  One snapshot.
+ * session), $4 the batch size: one row per message (uid, flags,
+ * keywords) in uid order, the first $4 of them, each with the mailbox's
+ * id, uidvalidity, uidnext, highestmodseq and then the first recent UID;
+ * one row with NULL uid for an empty mailbox; none when it does not
+ * exist.  One snapshot; mdb_select_more_sql reads the rest.
  *
  * \Recent (RFC 3501 2.3.2, sql/006_recent.sql): with $3 the UIDs from
  * recent_uid (as locked: another session may have claimed some since
@@ -60,16 +62,30 @@ const char mdb_select_sql[] =
     "SELECT mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq, m.uid, "
     "  m.flags, m.keywords, CASE WHEN $3::boolean "
     "  THEN (SELECT first FROM claim) ELSE mb.recent_uid END "
-    "FROM mb LEFT JOIN messages m ON m.mailbox_id = mb.id ORDER BY m.uid";
+    "FROM mb LEFT JOIN messages m ON m.mailbox_id = mb.id ORDER BY m.uid "
+    "LIMIT $4";
+
+/*
+ * $1 mailbox id, $2 the UID after which to go on, $3 the uidnext of
+ * mdb_select_sql's snapshot, $4 the batch size: the next messages of
+ * that snapshot's UID range (uid, flags, keywords) in uid order.  Each
+ * batch is its own snapshot: see mbox.c for why that is enough.
+ */
+const char mdb_select_more_sql[] =
+    "SELECT uid, flags, keywords FROM messages WHERE mailbox_id = $1 "
+    "  AND uid > $2 AND uid < $3 ORDER BY uid LIMIT $4";
 
 /*
  * $1 mailbox id, $2 modseq known, $3 claim \Recent (as in
- * mdb_select_sql), $4 the uidnext known: what changed since.  Rows: kind
- * ('x' expunged, 'm' a message added or changed), uid, flags, keywords,
- * modseq; every row also carries the mailbox's highestmodseq and
- * uidnext, and the first recent UID among the new messages (claimed
- * with $3, else the first unclaimed one; NULL: none), and there is
- * always one 'b' row with them (none: the mailbox is gone).
+ * mdb_select_sql), $4 the uidnext known, $5 the batch size: what changed
+ * since.  Rows: kind ('x' expunged, 'm' a message added or changed),
+ * uid, flags, keywords, modseq — the first $5 of each kind by uid; every
+ * row also carries the mailbox's highestmodseq and uidnext, and the
+ * first recent UID among the new messages (claimed with $3, else the
+ * first unclaimed one; NULL: none), and there is always one 'b' row with
+ * them (none: the mailbox is gone).  mdb_sync_expunged_sql and
+ * mdb_sync_changed_sql read the rest of a kind, up to that
+ * highestmodseq.
  */
 const char mdb_sync_sql[] =
     "WITH mb AS (SELECT highestmodseq, uidnext, recent_uid FROM mailboxes "
@@ -86,14 +102,28 @@ const char mdb_sync_sql[] =
     "  0::bigint AS modseq, mb.highestmodseq, mb.uidnext, r.first "
     "  FROM mb, r "
     "UNION ALL "
-    "SELECT 'x', e.uid, 0, '{}', e.modseq, mb.highestmodseq, mb.uidnext, "
+    "(SELECT 'x', e.uid, 0, '{}', e.modseq, mb.highestmodseq, mb.uidnext, "
     "  r.first FROM mb, r, expunged e "
-    "  WHERE e.mailbox_id = $1 AND e.modseq > $2 "
+    "  WHERE e.mailbox_id = $1 AND e.modseq > $2 ORDER BY e.uid LIMIT $5) "
     "UNION ALL "
-    "SELECT 'm', m.uid, m.flags, m.keywords, m.modseq, mb.highestmodseq, "
+    "(SELECT 'm', m.uid, m.flags, m.keywords, m.modseq, mb.highestmodseq, "
     "  mb.uidnext, r.first FROM mb, r, messages m "
-    "  WHERE m.mailbox_id = $1 AND m.modseq > $2 "
+    "  WHERE m.mailbox_id = $1 AND m.modseq > $2 ORDER BY m.uid LIMIT $5) "
     "ORDER BY 2, 1";
+
+/*
+ * $1 mailbox id, $2 modseq known, $3 the highestmodseq of the sync, $4
+ * the UID after which to go on, $5 the batch size: the next rows of one
+ * kind of mdb_sync_sql (kind, uid, flags, keywords, modseq), by uid.
+ */
+const char mdb_sync_expunged_sql[] =
+    "SELECT 'x', uid, 0, '{}'::text[], modseq FROM expunged "
+    "WHERE mailbox_id = $1 AND modseq > $2 AND modseq <= $3 AND uid > $4 "
+    "ORDER BY uid LIMIT $5";
+const char mdb_sync_changed_sql[] =
+    "SELECT 'm', uid, flags, keywords, modseq FROM messages "
+    "WHERE mailbox_id = $1 AND modseq > $2 AND modseq <= $3 AND uid > $4 "
+    "ORDER BY uid LIMIT $5";
 
 /* ---- mailboxes (mailboxes.c) ---- */
 
@@ -379,6 +409,28 @@ const char mdb_vanished_sql[] =
  * uid, flags, keywords, size, INTERNALDATE's date as yyyymmdd, blob name,
  * prefix, modseq.  Dates are those of the database session's TimeZone,
  * both here and in "internaldate::date".
+ *
+ * Full-text candidates (with fts): each BODY or TEXT key ANDed at the top
+ * (not under NOT or OR, where leaving a message out could put it in)
+ * adds "(m.fts IS NULL OR m.fts @@ to_tsquery('simple', $n))", $n the
+ * key's words as prefixes (mime_text_tsquery: 'w1':* & 'w2':*, made of
+ * letters and digits only, so the client cannot write tsquery syntax).
+ * The vector holds the words of every header field and text body
+ * (mime_search_text), a superset of what BODY and TEXT look at, and
+ * search_match() still checks every candidate: the index only leaves out
+ * messages that cannot match — except that a string starting inside a
+ * word is not found (its first word is matched as a prefix).  NULL fts
+ * (text too long, or a message from before the vector): a candidate.
+ * The GIN index answers "@@", messages_fts_null_idx (sql/007_fts.sql)
+ * "fts IS NULL", so the OR can be a BitmapOr of the two.  PostgreSQL
+ * estimates every prefix match at a fixed share of the rows (about 2%),
+ * whatever the word; with "ORDER BY m.uid LIMIT 200" the mailbox's uid
+ * index, read in order with fts as a filter, then looks cheaper for any
+ * large mailbox, and reads every row of it.  So such a statement sorts
+ * by "m.uid + 0", which no index gives, and takes batches of at least
+ * SEARCH_FTS_BATCH rows (small rows: the read budget still bounds the
+ * messages read per batch): the bitmap of the candidates is then the
+ * plan, whether the word is rare or common.
  */
 static const char search_uids_sql[] =
     "SELECT m.uid, m.modseq FROM messages m "
@@ -389,6 +441,9 @@ static const char search_msgs_sql[] =
     "FROM messages m JOIN blobs b ON b.id = m.blob_id "
     "WHERE m.mailbox_id = $1 AND m.uid > $2 AND m.uid <= $3 AND ";
 static const char search_tail_sql[] = " ORDER BY m.uid LIMIT $4";
+static const char search_fts_tail_sql[] = " ORDER BY m.uid + 0 LIMIT $4";
+
+#define SEARCH_FTS_BATCH	2000	/* rows per batch with fts */
 
 /* Takes v; its parameter number. */
 static int
@@ -522,9 +577,38 @@ search_where(struct search_sql *q, const struct search_key *k)
 	}
 }
 
-void
+/*
+ * BODY and TEXT keys ANDed at the top: their words must be in fts.
+ * Returns the number of conditions added.
+ */
+static int
+search_fts(struct search_sql *q, const struct search_key *k)
+{
+	struct buf	 tsq;
+	int		 n, added = 0;
+
+	for (const struct search_key *kid = k->kids; kid != NULL;
+	    kid = kid->next) {
+		if (kid->type == SK_AND)
+			added += search_fts(q, kid);
+		if (kid->type != SK_BODY && kid->type != SK_TEXT)
+			continue;
+		buf_init(&tsq, SIZE_MAX / 2);
+		if (mime_text_tsquery(&tsq, kid->str, kid->len) == 0) {
+			buf_clear(&tsq);
+			continue;	/* no word: every message */
+		}
+		n = search_param(q, buf_steal(&tsq, NULL));
+		buf_printf(&q->sql, " AND (m.fts IS NULL OR m.fts @@ "
+		    "to_tsquery('simple', $%d::text))", n);
+		added++;
+	}
+	return added;
+}
+
+unsigned
 mdb_search_sql(struct search_sql *q, const struct search_key *root,
-    uint64_t mailbox_id, uint32_t last_uid, unsigned limit)
+    uint64_t mailbox_id, uint32_t last_uid, unsigned limit, bool fts)
 {
 	memset(q, 0, sizeof(*q));
 	buf_init(&q->sql, SIZE_MAX / 2);
@@ -534,7 +618,17 @@ mdb_search_sql(struct search_sql *q, const struct search_key *root,
 	search_param(q, xasprintf("%u", last_uid));
 	search_param(q, xasprintf("%u", limit));
 	search_where_list(q, root, " AND ", true);
-	buf_add_str(&q->sql, search_tail_sql);
+	if (!fts || search_fts(q, root) == 0) {
+		buf_add_str(&q->sql, search_tail_sql);
+		return limit;
+	}
+	if (limit < SEARCH_FTS_BATCH) {
+		limit = SEARCH_FTS_BATCH;
+		free(q->params[3]);
+		q->params[3] = xasprintf("%u", limit);
+	}
+	buf_add_str(&q->sql, search_fts_tail_sql);
+	return limit;
 }
 
 void
@@ -559,9 +653,10 @@ mdb_search_sql_clear(struct search_sql *q)
 /*
  * $1 user id, $2 mailbox name, $3 blob name (committed to the store),
  * $4 size, $5 flags, $6 keywords text[], $7 internaldate or NULL (now),
- * $8 envelope, $9 bodystructure (NULL: not cached): APPEND (RFC 9051
- * 6.3.12) — the blobs row (one reference), the next UID and a new
- * modseq of the mailbox, the message.  One row (uidvalidity, uid,
+ * $8 envelope, $9 bodystructure (NULL: not cached), $10 the message's
+ * words for its full-text vector (mime_search_text; NULL: no vector):
+ * APPEND (RFC 9051 6.3.12) — the blobs row (one reference), the next UID
+ * and a new modseq of the mailbox, the message.  One row (uidvalidity, uid,
  * notified), none when the mailbox does not exist (nothing inserted).
  */
 const char mdb_append_sql[] =
@@ -572,9 +667,11 @@ const char mdb_append_sql[] =
     "b AS (INSERT INTO blobs (name, size, refcount) "
     "  SELECT $3, $4::bigint, 1 FROM mb RETURNING id), "
     "msg AS (INSERT INTO messages (mailbox_id, uid, modseq, flags, "
-    "  keywords, internaldate, size, blob_id, envelope, bodystructure) "
+    "  keywords, internaldate, size, blob_id, envelope, bodystructure, "
+    "  fts) "
     "  SELECT mb.id, mb.uid, mb.highestmodseq, $5::integer, $6::text[], "
-    "  coalesce($7::timestamptz, now()), $4::bigint, b.id, $8, $9 "
+    "  coalesce($7::timestamptz, now()), $4::bigint, b.id, $8, $9, "
+    "  strip(to_tsvector('simple', $10::text)) "
     "  FROM mb, b RETURNING mailbox_id), "
     "note AS (SELECT pg_notify('wharf_mailbox', mailbox_id::text) "
     "  FROM msg) "

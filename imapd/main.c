@@ -51,6 +51,7 @@ imapd_settings(struct imapd *d, const struct conf *c)
 	d->client_limit = (size_t)conf_int(c, "imap_client_connection_limit");
 	d->user_limit = (size_t)conf_int(c, "imap_user_connection_limit");
 	d->plaintext_loopback = conf_bool(c, "imap_plaintext_loopback");
+	d->fts = conf_bool(c, "imap_fts");
 }
 
 /* As root: the TLS key is readable only by root. */

@@ -16,6 +16,22 @@
  * resynchronisation that follows a QRESYNC SELECT (fetch_vanished.c).
  * IMAP4rev2 sessions (RFC 9051 6.3.2) get no RECENT and no UNSEEN, and
  * a LIST response of the mailbox.
+ *
+ * The view is read in batches of SELECT_BATCH UIDs (keyset: after the
+ * last UID read), never as one result (10 MB for 100,000 messages), and
+ * built as they come, 4 octets per message.  The first statement takes
+ * the mailbox's uidnext and highestmodseq and claims \Recent; the others
+ * read only UIDs below that uidnext, each in a snapshot of its own.  Not
+ * one REPEATABLE READ transaction: imapd's one database connection
+ * serves every session's queries in turn, so a transaction cannot stay
+ * open across callbacks.  Changes between batches are harmless because
+ * the view's modseq is the first statement's: a message expunged before
+ * its batch was read is simply not in the view (the sync that follows
+ * ignores its expunge), one expunged after is reported by that sync,
+ * messages added since have UIDs from that uidnext on and come with the
+ * sync, and flags changed meanwhile are reported again.  At most the
+ * first-unseen number and the keyword list may mix the two moments, as
+ * they would a moment later anyway.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +46,8 @@
 #include "log.h"
 #include "xmalloc.h"
 #include "imapd.h"
+
+#define SELECT_BATCH	10000	/* UIDs per query */
 
 void
 mbox_free(struct mbox **mp)
@@ -321,6 +339,8 @@ struct select {
 	struct buf	 keywords;	/* " kw1 kw2 " seen in the mailbox */
 	size_t		 unseen;	/* first unseen sequence number */
 	bool		 answered;	/* the query came back */
+	uint64_t	 next;		/* uidnext of the first snapshot */
+	uint64_t	 recent;	/* first \Recent UID, 0: none */
 	/* select-params (RFC 7162 3.1.8, 3.2.5) */
 	bool		 condstore, qresync;
 	uint32_t	 qr_uidvalidity;
@@ -343,19 +363,23 @@ select_keyword(const char *kw, size_t len, void *arg)
 		buf_add_str(&sel->keywords, word + 1);
 }
 
+/* A message row: uid, flags, keywords from column col on. */
 static void
-select_row(struct select *sel, PGresult *res, int r)
+select_row(struct select *sel, PGresult *res, int r, int col)
 {
 	uint64_t	 uid, flags;
+	struct mbox	*m = sel->m;
 
-	if (PQgetisnull(res, r, 4) ||
-	    !db_u64(PQgetvalue(res, r, 4), UINT32_MAX, &uid) ||
-	    !db_u64(PQgetvalue(res, r, 5), 31, &flags))
+	if (PQgetisnull(res, r, col) ||
+	    !db_u64(PQgetvalue(res, r, col), UINT32_MAX, &uid) ||
+	    !db_u64(PQgetvalue(res, r, col + 1), 31, &flags) ||
+	    (m->n > 0 && uid <= m->uids[m->n - 1]))
 		return;
-	mbox_add_uid(sel->m, (uint32_t)uid);
+	mbox_add_uid(m, (uint32_t)uid);
 	if (!(flags & FLAG_SEEN) && sel->unseen == 0)
-		sel->unseen = sel->m->n;
-	(void)flags_pg_array(PQgetvalue(res, r, 6), select_keyword, sel);
+		sel->unseen = m->n;
+	(void)flags_pg_array(PQgetvalue(res, r, col + 2), select_keyword,
+	    sel);
 }
 
 /* RFC 9051 6.3.2: the mailbox's LIST response, for IMAP4rev2. */
@@ -416,8 +440,9 @@ select_free(void *arg)
 
 /* The mailbox row (row 0): false when it is not what it must be. */
 static bool
-select_mailbox(struct mbox *m, PGresult *res)
+select_mailbox(struct select *sel, PGresult *res)
 {
+	struct mbox	*m = sel->m;
 	uint64_t	 id, v, next, modseq;
 
 	if (!db_u64(PQgetvalue(res, 0, 0), INT64_MAX, &id) ||
@@ -429,20 +454,12 @@ select_mailbox(struct mbox *m, PGresult *res)
 	m->uidvalidity = (uint32_t)v;
 	m->uidnext = next > UINT32_MAX ? UINT32_MAX : (uint32_t)next;
 	m->modseq = modseq;
+	sel->next = next;
+	/* The first recent UID (column 7; NULL: none) up to uidnext. */
+	if (PQgetisnull(res, 0, 7) ||
+	    !db_u64(PQgetvalue(res, 0, 7), INT64_MAX, &sel->recent))
+		sel->recent = 0;
 	return true;
-}
-
-/* The first recent UID (column 7; NULL: none) up to uidnext. */
-static void
-select_recent(struct session *s, struct mbox *m, PGresult *res)
-{
-	uint64_t	 first, next;
-
-	if (s->rev2 || PQgetisnull(res, 0, 7) ||
-	    !db_u64(PQgetvalue(res, 0, 7), INT64_MAX, &first) ||
-	    !db_u64(PQgetvalue(res, 0, 2), (uint64_t)UINT32_MAX + 1, &next))
-		return;
-	mbox_recent_add(m, first, next);
 }
 
 /*
@@ -479,6 +496,65 @@ select_done(struct session *s, struct select *sel)
 	free(known);
 }
 
+/* Every batch is in: the view is made. */
+static void
+select_view_done(struct session *s, struct select *sel)
+{
+	if (!s->rev2 && sel->recent != 0)
+		mbox_recent_add(sel->m, sel->recent, sel->next);
+	select_report(s, sel);
+	select_done(s, sel);
+}
+
+static void	select_more(struct select *);
+
+/* A batch of n rows is in: the next one, or the view is made. */
+static void
+select_batch_done(struct session *s, struct select *sel, int n)
+{
+	if (n < SELECT_BATCH || sel->m->n == 0 ||
+	    (uint64_t)sel->m->uids[sel->m->n - 1] + 1 >= sel->next)
+		select_view_done(s, sel);
+	else
+		select_more(sel);
+}
+
+static void
+select_more_result(PGresult *res, const char *err, void *arg)
+{
+	struct select	*sel = arg;
+	struct session	*s = sel->s;
+
+	if (s == NULL) {	/* the session went away */
+		free(sel);
+		return;
+	}
+	sel->answered = true;
+	if (res == NULL) {
+		log_warnx("%s select: %s", s->id, err);
+		cmd_done(s, "NO", "[UNAVAILABLE] Try again later");
+		return;
+	}
+	for (int r = 0; r < PQntuples(res); r++)
+		select_row(sel, res, r, 0);
+	select_batch_done(s, sel, PQntuples(res));
+}
+
+/* The UIDs after the last one read, below the first snapshot's uidnext. */
+static void
+select_more(struct select *sel)
+{
+	char	 id[24], after[16], below[24], batch[16];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)sel->m->id);
+	snprintf(after, sizeof(after), "%u", sel->m->uids[sel->m->n - 1]);
+	snprintf(below, sizeof(below), "%llu", (unsigned long long)sel->next);
+	snprintf(batch, sizeof(batch), "%d", SELECT_BATCH);
+	sel->answered = false;
+	mdb_query(sel->s->d, mdb_select_more_sql, 4, (const char *const[]){
+	    id, after, below, batch }, select_more_result, sel);
+}
+
 static void
 select_result(PGresult *res, const char *err, void *arg)
 {
@@ -497,15 +573,13 @@ select_result(PGresult *res, const char *err, void *arg)
 		    "later" : "[NONEXISTENT] No such mailbox");
 		return;
 	}
-	if (!select_mailbox(sel->m, res)) {
+	if (!select_mailbox(sel, res)) {
 		cmd_done(s, "NO", "[SERVERBUG] Bad mailbox row");
 		return;
 	}
 	for (int r = 0; r < PQntuples(res); r++)
-		select_row(sel, res, r);
-	select_recent(s, sel->m, res);
-	select_report(s, sel);
-	select_done(s, sel);
+		select_row(sel, res, r, 4);
+	select_batch_done(s, sel, PQntuples(res));
 }
 
 /* number (RFC 9051 9) from min to max. */
@@ -612,7 +686,7 @@ void
 cmd_select(struct session *s)
 {
 	struct select	*sel;
-	char		*name, uid[24];
+	char		*name, uid[24], batch[16];
 	const char	*why;
 
 	if (s->cmd.nargs < 1 || s->cmd.nargs > 2) {
@@ -641,9 +715,11 @@ cmd_select(struct session *s)
 	s->cmd.state = sel;
 	s->cmd.state_free = select_free;
 	snprintf(uid, sizeof(uid), "%llu", (unsigned long long)s->user_id);
+	snprintf(batch, sizeof(batch), "%d", SELECT_BATCH);
 	/* \Recent is claimed by a read-write IMAP4rev1 session */
-	mdb_query(s->d, mdb_select_sql, 3, (const char *const[]){ uid, name,
-	    !sel->m->readonly && !s->rev2 ? "t" : "f" }, select_result, sel);
+	mdb_query(s->d, mdb_select_sql, 4, (const char *const[]){ uid, name,
+	    !sel->m->readonly && !s->rev2 ? "t" : "f", batch }, select_result,
+	    sel);
 }
 
 /*

@@ -18,7 +18,18 @@
  *
  * The rows are copied out of the result and answered while the output
  * queue allows (then the command waits for it to drain, s->cmd.lowat),
- * so a mailbox where 100,000 flags changed does not overrun it.
+ * so a mailbox where 100,000 flags changed does not overrun it.  They
+ * come in batches of SYNC_BATCH of each kind, by UID: the first
+ * statement (which also claims \Recent) gives the mailbox's
+ * highestmodseq and the first batch of expunges and of changes; further
+ * batches of a kind are read up to that modseq, after the last UID
+ * answered, when the kind's batch was full.  The expunges all go out
+ * before the changes (the first batch of changes waits for them).
+ * Batches are separate snapshots, which is enough: commits reach a
+ * mailbox in modseq order (its row lock), so rows up to the first
+ * statement's modseq are all there for the later ones; a row changed
+ * again since has a greater modseq, is left out and is reported by the
+ * next sync, which starts from that modseq.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +44,7 @@
 
 #define SYNC_HIWAT	(256 * 1024)	/* output queued: wait for it */
 #define SYNC_CHUNK	(64 * 1024)	/* built before a write */
+#define SYNC_BATCH	5000		/* rows of a kind per query */
 
 static bool
 db_u64(const char *s, uint64_t max, uint64_t *v)
@@ -129,8 +141,13 @@ struct sync {
 	char		 status[4];	/* fn NULL: cmd_done() with these */
 	char		*text;
 	/* the answer */
-	struct sync_row	*rows;
+	struct sync_row	*rows;		/* the batch being answered */
 	size_t		 nrows;
+	struct sync_row	*later;		/* first changes, for pass 1 */
+	size_t		 nlater;
+	bool		 more;		/* the batch was full: read on */
+	bool		 later_more;	/* so was the first of changes */
+	uint64_t	 known;		/* the view's modseq at the start */
 	uint64_t	 top, next;	/* highestmodseq, uidnext */
 	uint64_t	 first;		/* first \Recent UID, 0: none */
 	/* answering it: expunges (pass 0), then the rest (pass 1) */
@@ -141,11 +158,20 @@ struct sync {
 };
 
 static void
+sync_rows_free(struct sync_row **rows, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*rows)[i].keywords);
+	free(*rows);
+	*rows = NULL;
+	*n = 0;
+}
+
+static void
 sync_free(struct sync *y)
 {
-	for (size_t i = 0; i < y->nrows; i++)
-		free(y->rows[i].keywords);
-	free(y->rows);
+	sync_rows_free(&y->rows, &y->nrows);
+	sync_rows_free(&y->later, &y->nlater);
 	free(y->text);
 	free(y);
 }
@@ -180,11 +206,15 @@ sync_load_row(struct sync_row *row, PGresult *res, int r)
 	    xstrdup(kw) : NULL;
 }
 
-/* The rows ('b' left out) and the mailbox's values into y. */
+/*
+ * The first answer: the mailbox's values, the expunges into rows (pass
+ * 0), the changes into later (pass 1); 'b' left out.
+ */
 static void
 sync_load(struct sync *y, PGresult *res)
 {
 	int	 n = PQntuples(res);
+	char	 k;
 
 	(void)db_u64(PQgetvalue(res, 0, 5), INT64_MAX, &y->top);
 	(void)db_u64(PQgetvalue(res, 0, 6), (uint64_t)UINT32_MAX + 1,
@@ -192,9 +222,29 @@ sync_load(struct sync *y, PGresult *res)
 	if (!PQgetisnull(res, 0, 7))
 		(void)db_u64(PQgetvalue(res, 0, 7), INT64_MAX, &y->first);
 	y->rows = xcalloc((size_t)n, sizeof(*y->rows));
-	for (int r = 0; r < n; r++)
-		if (PQgetvalue(res, r, 0)[0] != 'b')
+	y->later = xcalloc((size_t)n, sizeof(*y->later));
+	for (int r = 0; r < n; r++) {
+		if ((k = PQgetvalue(res, r, 0)[0]) == 'x')
 			sync_load_row(&y->rows[y->nrows++], res, r);
+		else if (k == 'm')
+			sync_load_row(&y->later[y->nlater++], res, r);
+	}
+	y->more = y->nrows == SYNC_BATCH;
+	y->later_more = y->nlater == SYNC_BATCH;
+}
+
+/* A further batch of the pass's kind replaces the rows answered. */
+static void
+sync_load_more(struct sync *y, PGresult *res)
+{
+	int	 n = PQntuples(res);
+
+	sync_rows_free(&y->rows, &y->nrows);
+	y->rows = xcalloc((size_t)n, sizeof(*y->rows));
+	for (int r = 0; r < n; r++)
+		sync_load_row(&y->rows[y->nrows++], res, r);
+	y->row = 0;
+	y->more = n == SYNC_BATCH;
 }
 
 static void
@@ -232,9 +282,9 @@ sync_row(struct session *s, struct sync *y, const struct sync_row *row)
 		mbox_add_uid(m, row->uid);
 }
 
-/* What is left once every row is answered. */
+/* New messages in the view (pass 1): EXISTS, and RECENT for rev1. */
 static void
-sync_end(struct session *s, struct sync *y)
+sync_exists(struct session *s, struct sync *y)
 {
 	struct mbox	*m = s->sel;
 	uint64_t	 first = y->first > m->uidnext ? y->first : m->uidnext;
@@ -248,6 +298,15 @@ sync_end(struct session *s, struct sync *y)
 	}
 	session_flush_out(s);
 	m->expunge_pending = y->held;
+}
+
+/* What is left once every row is answered. */
+static void
+sync_end(struct session *s, struct sync *y)
+{
+	struct mbox	*m = s->sel;
+
+	sync_exists(s, y);
 	if (!y->held && y->top > m->modseq) {	/* else read it again */
 		m->modseq = y->top;
 		m->ntold = 0;
@@ -315,20 +374,39 @@ sync_rows(struct session *s, struct sync *y)
 	return true;
 }
 
+static void	sync_more(struct session *, struct sync *);
+
+/* The expunges are all answered: the changes come next. */
+static void
+sync_pass1(struct session *s, struct sync *y)
+{
+	vanished_end(s, &y->vanished);
+	y->before = s->sel->n;
+	y->pass = 1;
+	sync_rows_free(&y->rows, &y->nrows);
+	y->rows = y->later;
+	y->nrows = y->nlater;
+	y->more = y->later_more;
+	y->later = NULL;
+	y->nlater = 0;
+	y->row = 0;
+}
+
 static void
 sync_pump(struct session *s, struct sync *y)
 {
 	s->cmd.lowat = NULL;
-	if (y->pass == 0 && !sync_rows(s, y))
-		return;
-	if (y->pass == 0) {
-		vanished_end(s, &y->vanished);
-		y->before = s->sel->n;
-		y->pass = 1;
-		y->row = 0;
+	for (;;) {
+		if (!sync_rows(s, y))
+			return;
+		if (y->more && y->nrows > 0) {
+			sync_more(s, y);
+			return;
+		}
+		if (y->pass == 1)
+			break;
+		sync_pass1(s, y);
 	}
-	if (!sync_rows(s, y))
-		return;
 	sync_end(s, y);
 	sync_finish(s, y);
 }
@@ -340,6 +418,60 @@ sync_lowat(struct session *s)
 
 	if (y != NULL && !y->busy)
 		sync_pump(s, y);
+}
+
+/*
+ * A further batch failed: what was answered stays true, EXISTS says what
+ * the view gained (RFC 9051 7.4.1), and the next sync starts from the
+ * modseq known before.  UIDs this sync claimed as \Recent and did not
+ * add are left without it.
+ */
+static void
+sync_failed(struct session *s, struct sync *y)
+{
+	if (y->pass == 0) {
+		vanished_end(s, &y->vanished);
+		y->before = s->sel->n;
+	}
+	sync_exists(s, y);
+	sync_finish(s, y);
+}
+
+static void
+sync_more_result(PGresult *res, const char *err, void *arg)
+{
+	struct sync	*y = arg;
+	struct session	*s = y->s;
+
+	y->busy = false;
+	if (s == NULL) {
+		sync_free(y);
+		return;
+	}
+	if (res == NULL) {
+		log_warnx("%s sync: %s", s->id, err);
+		sync_failed(s, y);
+		return;
+	}
+	sync_load_more(y, res);
+	sync_pump(s, y);
+}
+
+/* The next batch of the pass's kind, after the last UID answered. */
+static void
+sync_more(struct session *s, struct sync *y)
+{
+	char	 id[24], known[24], top[24], after[16], batch[16];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)s->sel->id);
+	snprintf(known, sizeof(known), "%llu", (unsigned long long)y->known);
+	snprintf(top, sizeof(top), "%llu", (unsigned long long)y->top);
+	snprintf(after, sizeof(after), "%u", y->rows[y->nrows - 1].uid);
+	snprintf(batch, sizeof(batch), "%d", SYNC_BATCH);
+	y->busy = true;
+	mdb_query(s->d, y->pass == 0 ? mdb_sync_expunged_sql :
+	    mdb_sync_changed_sql, 5, (const char *const[]){ id, known, top,
+	    after, batch }, sync_more_result, y);
 }
 
 static void
@@ -375,7 +507,7 @@ mbox_sync(struct session *s, bool expunges, void (*fn)(struct session *))
 {
 	struct sync	*y = xcalloc(1, sizeof(*y));
 	struct mbox	*m = s->sel;
-	char		 id[24], modseq[24], uidnext[16];
+	char		 id[24], modseq[24], uidnext[16], batch[16];
 	/* \Recent is claimed by read-write IMAP4rev1 sessions only */
 	const char	*claim = !m->readonly && !s->rev2 ? "t" : "f";
 
@@ -391,8 +523,10 @@ mbox_sync(struct session *s, bool expunges, void (*fn)(struct session *))
 	snprintf(modseq, sizeof(modseq), "%llu",
 	    (unsigned long long)m->modseq);
 	snprintf(uidnext, sizeof(uidnext), "%u", m->uidnext);
-	mdb_query(s->d, mdb_sync_sql, 4, (const char *const[]){ id, modseq,
-	    claim, uidnext }, sync_result, y);
+	snprintf(batch, sizeof(batch), "%d", SYNC_BATCH);
+	y->known = m->modseq;
+	mdb_query(s->d, mdb_sync_sql, 5, (const char *const[]){ id, modseq,
+	    claim, uidnext, batch }, sync_result, y);
 }
 
 void

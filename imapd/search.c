@@ -17,8 +17,18 @@
  * goes on after the last message read), so the event loop gets to run.
  * Only the header is read when no key needs the body.  The result, one
  * UID per match (at most the view's size), is written out as the output
- * queue drains.  There is no full-text index yet: BODY and TEXT read
- * every candidate message.
+ * queue drains.
+ *
+ * Full-text index (imap_fts = yes, the default): BODY and TEXT keys that
+ * are ANDed at the top of the query let PostgreSQL leave out, through
+ * messages.fts (a GIN index), the messages whose words do not start with
+ * the words of the string (mailbox_db.c); the others are read and
+ * matched exactly as above, so no result is wrong, but a string that
+ * begins inside a word ("ample" in "example") is only found in messages
+ * the index lets through for other reasons — like Dovecot's FTS, words
+ * are matched by prefix.  imap_fts = no reads every candidate message:
+ * exact substrings everywhere.  Messages whose text was too long for a
+ * vector, or stored before it existed, have none and are always read.
  *
  * RECENT is the session's \Recent UIDs (mbox.c); with a MODSEQ key (RFC
  * 7162 3.1.5, a CONDSTORE enabling command) the response ends with the
@@ -452,7 +462,7 @@ cmd_search(struct session *s)
 	}
 	resolve_keys(x->q.root, s->sel);
 	x->limit = x->q.root->msg ? SEARCH_BATCH_MSGS : SEARCH_BATCH_UIDS;
-	mdb_search_sql(&x->sql, x->q.root, s->sel->id,
-	    s->sel->uids[s->sel->n - 1], x->limit);
+	x->limit = mdb_search_sql(&x->sql, x->q.root, s->sel->id,
+	    s->sel->uids[s->sel->n - 1], x->limit, s->d->fts);
 	search_query(x);
 }

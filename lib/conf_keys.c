@@ -241,6 +241,10 @@ const struct conf_key conf_keys[] = {
 	{ "imap_plaintext_loopback", CONF_BOOL, "no", 0, 0, 0, NULL,
 	  "Allow IMAP logins without TLS from loopback addresses (127.0.0.0/8, "
 	  "::1)" },
+	{ "imap_fts", CONF_BOOL, "yes", 0, 0, 0, NULL,
+	  "SEARCH BODY and TEXT read only the messages whose full-text vector "
+	  "has the words (matched by prefix: a string inside a word is not "
+	  "found); no: read every message (exact substrings)" },
 };
 
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);

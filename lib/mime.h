@@ -310,4 +310,36 @@ int	 mime_body_decode(struct buf *out, enum mime_encoding, const void *in,
 int	 mime_charset_to_utf8(struct buf *out, const char *charset,
 	    const void *in, size_t len);
 
+/*
+ * Full-text search (lib/mime_text.c): the searchable text of a message
+ * as words separated by single spaces, for PostgreSQL's
+ * to_tsvector('simple', ...) (imapd SEARCH BODY/TEXT candidates).  The
+ * text is the header fields (name and decoded value) of every part and
+ * the decoded UTF-8 bodies of its text/ and message/ leaves; words are
+ * runs of ASCII letters and digits and non-ASCII characters, folded to
+ * lower case (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic) and cut
+ * every MIME_TEXT_WORD_MAX octets.  Valid UTF-8 without NUL.
+ */
+#define MIME_TEXT_MAX		1000000	/* octets of text kept for a vector
+					   (PostgreSQL's tsvector: < 1 MiB) */
+#define MIME_TEXT_WORD_MAX	200	/* octets of one word (piece) */
+#define MIME_TEXT_QUERY_WORDS	32	/* words of a search string used */
+/*
+ * Append the text of msg to out (a space first when out is not empty);
+ * 0, or -1 when it passed max octets (out then holds a prefix of it, or
+ * out's own maximum was reached).
+ */
+int	 mime_search_text(const uint8_t *msg, size_t len, struct buf *out,
+	    size_t max);
+/* Append the words of any octets, as above; 0, or -1 past max octets. */
+int	 mime_text_words(struct buf *out, const void *in, size_t len,
+	    size_t max);
+/*
+ * Append a tsquery for to_tsquery('simple', ...) matching the words of a
+ * search string by prefix: 'w1':* & 'w2':* (the first
+ * MIME_TEXT_QUERY_WORDS words; quotes and backslashes, which words never
+ * hold, doubled).  Returns the number of words: 0 appends nothing.
+ */
+int	 mime_text_tsquery(struct buf *out, const char *s, size_t len);
+
 #endif

@@ -327,6 +327,7 @@ static const struct want_key want_keys[] = {
 	{ "imap_client_connection_limit", CONF_INT, "50", 1, 1000000, 0 },
 	{ "imap_user_connection_limit", CONF_INT, "20", 1, 1000000, 0 },
 	{ "imap_plaintext_loopback", CONF_BOOL, "no", 0, 0, 0 },
+	{ "imap_fts", CONF_BOOL, "yes", 0, 0, 0 },
 };
 #define NWANT	(sizeof(want_keys) / sizeof(want_keys[0]))
 
