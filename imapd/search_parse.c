@@ -35,6 +35,7 @@
 #include "buf.h"
 #include "imap_parse.h"
 #include "xmalloc.h"
+#include "mime.h"
 #include "imapd.h"
 
 enum key_arg {
@@ -182,40 +183,6 @@ next_arg(struct sp *p, const char *what)
 
 /* ---- case folding ---- */
 
-/*
- * The lower case of a code point in U+0080..U+07FF when it has one of the
- * same UTF-8 length (Latin-1, Latin Extended-A, Greek, Cyrillic), else
- * cp.  A small stand-in for RFC 5051 i;unicode-casemap.
- */
-static unsigned
-fold_cp(unsigned cp)
-{
-	if ((cp >= 0xc0 && cp <= 0xde && cp != 0xd7) ||
-	    (cp >= 0x391 && cp <= 0x3a9 && cp != 0x3a2) ||
-	    (cp >= 0x410 && cp <= 0x42f))
-		return cp + 0x20;
-	if (cp >= 0x400 && cp <= 0x40f)
-		return cp + 0x50;
-	if (cp == 0x178)
-		return 0xff;
-	if (cp == 0x3c2)			/* final sigma */
-		return 0x3c3;
-	if (cp == 0x386)
-		return 0x3ac;
-	if (cp >= 0x388 && cp <= 0x38a)
-		return cp + 0x25;
-	if (cp == 0x38c)
-		return 0x3cc;
-	if (cp == 0x38e || cp == 0x38f)
-		return cp + 0x3f;
-	if ((cp >= 0x100 && cp <= 0x12f) || (cp >= 0x132 && cp <= 0x137) ||
-	    (cp >= 0x14a && cp <= 0x177))
-		return cp | 1;
-	if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17e))
-		return cp + (cp & 1);
-	return cp;
-}
-
 void
 search_fold(char *s, size_t len)
 {
@@ -227,7 +194,8 @@ search_fold(char *s, size_t len)
 			p[i] += 'a' - 'A';
 		else if (p[i] >= 0xc2 && p[i] <= 0xdf && i + 1 < len &&
 		    (p[i + 1] & 0xc0) == 0x80) {
-			cp = fold_cp(((p[i] & 0x1fu) << 6) | (p[i + 1] & 0x3f));
+			cp = mime_fold_cp(((p[i] & 0x1fu) << 6) |
+			    (p[i + 1] & 0x3f));
 			p[i] = (unsigned char)(0xc0 | (cp >> 6));
 			p[i + 1] = (unsigned char)(0x80 | (cp & 0x3f));
 			i++;

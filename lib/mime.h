@@ -342,4 +342,8 @@ int	 mime_text_words(struct buf *out, const void *in, size_t len,
  */
 int	 mime_text_tsquery(struct buf *out, const char *s, size_t len);
 
+/* Lower case of a code point of 2-octet UTF-8 (U+0080..U+07FF) when it
+   has one of the same length; cp otherwise. */
+unsigned mime_fold_cp(unsigned cp);
+
 #endif

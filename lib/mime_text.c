@@ -79,10 +79,10 @@ utf8_len(const uint8_t *p, size_t n)
 
 /*
  * The lower case of a code point in U+0080..U+07FF when it has one of
- * the same UTF-8 length, else cp: the same map as imapd's search_fold().
+ * the same UTF-8 length, else cp (imapd's search_fold() uses it too).
  */
-static unsigned
-fold_cp(unsigned cp)
+unsigned
+mime_fold_cp(unsigned cp)
 {
 	if ((cp >= 0xc0 && cp <= 0xde && cp != 0xd7) ||
 	    (cp >= 0x391 && cp <= 0x3a9 && cp != 0x3a2) ||
@@ -169,7 +169,8 @@ words_add(struct words *w, const uint8_t *p, size_t len)
 		if (k == 1 && c[0] >= 'A' && c[0] <= 'Z')
 			c[0] += 'a' - 'A';
 		else if (k == 2) {
-			cp = fold_cp(((c[0] & 0x1fu) << 6) | (c[1] & 0x3f));
+			cp = mime_fold_cp(((c[0] & 0x1fu) << 6) |
+			    (c[1] & 0x3f));
 			c[0] = (uint8_t)(0xc0 | (cp >> 6));
 			c[1] = (uint8_t)(0x80 | (cp & 0x3f));
 		}
