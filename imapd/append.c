@@ -126,8 +126,8 @@ append_parse(struct session *s, struct append_args *a)
 	const char		*date;
 
 	memset(a, 0, sizeof(*a));
-	if (n < 2 || n > 4 || v[n - 1].type != IMAP_ARG_LITERAL ||
-	    v[n - 1].literal8) {
+	/* literal8 (RFC 3516 4.4, BINARY): the octets are kept as sent. */
+	if (n < 2 || n > 4 || v[n - 1].type != IMAP_ARG_LITERAL) {
 		cmd_done(s, "BAD", "Syntax: APPEND mailbox [(flags)] "
 		    "[date-time] {literal}");
 		return -1;

@@ -6,10 +6,12 @@
  * 7162, IMAP4rev2), ID (RFC 2971), NAMESPACE (RFC 2342), IDLE (RFC 2177),
  * CHECK.
  *
- * IMAP4rev2 (RFC 9051) can be enabled (no RECENT, no \Recent, ESEARCH,
- * UTF-8 names) but is not advertised: not every command is RFC 9051's
- * yet (SEARCHRES "$", LIST-EXTENDED/LIST-STATUS, STATUS SIZE/DELETED,
- * ...).
+ * IMAP4rev2 (RFC 9051) is offered next to IMAP4rev1 (RFC 9051 7.2.2:
+ * the client picks): a session is IMAP4rev1's until ENABLE IMAP4rev2,
+ * which turns on the rev2 forms (no RECENT, no \Recent, ESEARCH, UTF-8
+ * names, LIST in SELECT's answer).  What rev2 folds in from extensions
+ * is offered to both: SEARCHRES, BINARY, LIST-EXTENDED, LIST-STATUS,
+ * STATUS=SIZE (and DELETED), MOVE, UIDPLUS, ...
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +38,10 @@
 #define S_LOGGEDIN	(S_AUTH | S_SELECTED)
 
 /* What is offered in every state (RFC 9051 7.2.2), and after login. */
-#define CAPS_COMMON	"IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE " \
-			"UNSELECT"
-#define CAPS_LOGGEDIN	"UTF8=ACCEPT ESEARCH CONDSTORE QRESYNC"
+#define CAPS_COMMON	"IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR ID ENABLE IDLE " \
+			"NAMESPACE UNSELECT"
+#define CAPS_LOGGEDIN	"UTF8=ACCEPT ESEARCH SEARCHRES BINARY CONDSTORE " \
+			"QRESYNC"
 /* mailboxes.c, append.c, copy.c; APPENDLIMIT (RFC 7889) follows. */
 #define CAPS_MAILBOXES	"CHILDREN LIST-EXTENDED SPECIAL-USE LIST-STATUS " \
 			"STATUS=SIZE UIDPLUS MOVE"

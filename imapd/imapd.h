@@ -75,6 +75,8 @@ struct mbox {
 	uint64_t	 told[8];	/* own changes above modseq, answered */
 	size_t		 ntold;
 	bool		 idle_again;	/* NOTIFY during IDLE's sync */
+	struct imap_range *saved;	/* SEARCHRES "$": UID ranges */
+	size_t		 nsaved;
 };
 
 /* The command being run: one at a time per session (RFC 9051 5.5). */
@@ -260,6 +262,7 @@ struct search_key {
 	size_t			 nset;
 	struct imap_range	*uids;		/* UID, SEQ: UIDs of the view */
 	size_t			 nuids;
+	bool			 saved;		/* UID: "$" (RFC 5182) */
 };
 
 /* ESEARCH RETURN options (RFC 4731 3.1) */
@@ -267,6 +270,7 @@ struct search_key {
 #define SEARCH_RET_MAX		0x02
 #define SEARCH_RET_ALL		0x04
 #define SEARCH_RET_COUNT	0x08
+#define SEARCH_RET_SAVE		0x10	/* SEARCHRES (RFC 5182 2.1) */
 
 struct search_query {
 	struct search_key	*root;		/* SK_AND of the keys */
@@ -445,5 +449,17 @@ extern const char mdb_vanished_sql[];
 /* mbox.c, mbox_sync.c: the view and its changes read in batches */
 extern const char mdb_select_more_sql[], mdb_sync_expunged_sql[],
 	    mdb_sync_changed_sql[];
+
+/*
+ * mbox.c: SEARCHRES (RFC 5182, RFC 9051 6.4.4): the saved result "$"
+ * of the selected mailbox, kept as UID ranges; it goes with the view
+ * (SELECT, EXAMINE, CLOSE, UNSELECT), and a message expunged from the
+ * view leaves it (it is read through the view).
+ */
+/* The saved result is now uids (ascending, all in the view). */
+void	mbox_saved_set(struct mbox *, const uint32_t *uids, size_t n);
+void	mbox_saved_clear(struct mbox *);
+/* The saved result's UIDs in the view, ascending (malloc'd or NULL). */
+uint32_t *mbox_saved_uids(const struct mbox *, size_t *n_r);
 
 #endif

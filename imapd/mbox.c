@@ -59,6 +59,7 @@ mbox_free(struct mbox **mp)
 	free(m->name);
 	free(m->uids);
 	free(m->recent);
+	free(m->saved);
 	free(m);
 	*mp = NULL;
 }
@@ -202,13 +203,95 @@ mbox_name_arg(struct session *s, const struct imap_arg *arg)
 	return r;
 }
 
+/* ---- the saved result, SEARCHRES (RFC 5182) ---- */
+
+void
+mbox_saved_clear(struct mbox *m)
+{
+	free(m->saved);
+	m->saved = NULL;
+	m->nsaved = 0;
+}
+
+/*
+ * Messages next to each other in the view make one range: no UID
+ * between them can come into the view later (new messages get higher
+ * UIDs), so a whole SEARCH ALL is one range.
+ */
+void
+mbox_saved_set(struct mbox *m, const uint32_t *uids, size_t n)
+{
+	size_t	 prev = 0, seq;
+
+	mbox_saved_clear(m);
+	for (size_t i = 0; i < n; i++) {
+		seq = mbox_seq(m, uids[i]);
+		if (m->nsaved > 0 && seq != 0 && seq == prev + 1) {
+			m->saved[m->nsaved - 1].hi = uids[i];
+			prev = seq;
+			continue;
+		}
+		m->saved = xreallocarray(m->saved, m->nsaved + 1,
+		    sizeof(*m->saved));
+		m->saved[m->nsaved].lo = m->saved[m->nsaved].hi = uids[i];
+		m->nsaved++;
+		prev = seq;
+	}
+}
+
+uint32_t *
+mbox_saved_uids(const struct mbox *m, size_t *n_r)
+{
+	uint32_t	*uids = NULL;
+	size_t		 n = 0, k;
+
+	for (size_t i = 0; i < m->nsaved; i++)
+		for (k = mbox_lower_bound(m, m->saved[i].lo);
+		    k < m->n && m->uids[k] <= m->saved[i].hi; k++) {
+			if (n % 1024 == 0)
+				uids = xreallocarray(uids, n + 1024,
+				    sizeof(*uids));
+			uids[n++] = m->uids[k];
+		}
+	*n_r = n;
+	return uids;
+}
+
 /* ---- message sets ---- */
+
+/* The view's UIDs in ranges r (numbers of the kind uid says). */
+static int
+mbox_set_ranges(struct session *s, const struct imap_range *r, size_t nr,
+    bool uid, uint32_t **uids_r, size_t *n_r)
+{
+	struct mbox	*m = s->sel;
+	size_t		 n = 0, k;
+
+	for (size_t i = 0; i < nr; i++) {
+		if (!uid && r[i].hi > m->n) {
+			free(*uids_r);
+			*uids_r = NULL;
+			cmd_done(s, "BAD", "Invalid message sequence number");
+			return -1;
+		}
+		k = uid ? mbox_lower_bound(m, r[i].lo) : r[i].lo - 1;
+		for (; k < m->n && (uid ? m->uids[k] : k + 1) <= r[i].hi; k++) {
+			if (n % 1024 == 0)
+				*uids_r = xreallocarray(*uids_r, n + 1024,
+				    sizeof(**uids_r));
+			(*uids_r)[n++] = m->uids[k];
+		}
+	}
+	*n_r = n;
+	return 0;
+}
 
 /*
  * The messages of a sequence set (RFC 9051 9 sequence-set) as UIDs in
  * the view, ascending: by sequence number, or by UID for UID commands
- * (UIDs that are not in the view are left out, RFC 9051 6.4.9).  0, or
- * -1 after BAD.  *uids_r is malloc'd (NULL when empty).
+ * (UIDs that are not in the view are left out, RFC 9051 6.4.9); "$" is
+ * the saved result for both (RFC 5182 2.1: empty before any SAVE).  0,
+ * or -1 after BAD.  *uids_r is malloc'd (NULL when empty).
  */
 int
 mbox_set(struct session *s, const struct imap_arg *arg, bool uid,
@@ -218,40 +301,26 @@ mbox_set(struct session *s, const struct imap_arg *arg, bool uid,
 	struct imap_seqset	 set;
 	struct imap_range	*r = NULL;
 	const char		*atom;
-	size_t			 nr = 0, n = 0;
+	size_t			 nr = 0;
+	int			 rc;
 
 	*uids_r = NULL;
 	*n_r = 0;
-	if (!imap_arg_atom(arg, &atom) || imap_seqset_parse(atom, &set) == -1 ||
-	    set.saved) {
-		if (set.saved)
-			imap_seqset_free(&set);
+	if (!imap_arg_atom(arg, &atom) || imap_seqset_parse(atom, &set) == -1) {
 		cmd_done(s, "BAD", "Invalid sequence set");
 		return -1;
+	}
+	if (set.saved) {
+		imap_seqset_free(&set);
+		*uids_r = mbox_saved_uids(m, n_r);
+		return 0;
 	}
 	imap_seqset_resolve(&set, m->n == 0 ? 0 : uid ? m->uids[m->n - 1] :
 	    (uint32_t)m->n, &r, &nr);
 	imap_seqset_free(&set);
-	for (size_t i = 0; i < nr; i++) {
-		if (!uid && r[i].hi > m->n) {
-			free(r);
-			free(*uids_r);
-			*uids_r = NULL;
-			cmd_done(s, "BAD", "Invalid message sequence number");
-			return -1;
-		}
-		size_t	 k = uid ? mbox_lower_bound(m, r[i].lo) : r[i].lo - 1;
-
-		for (; k < m->n && (uid ? m->uids[k] : k + 1) <= r[i].hi; k++) {
-			if (n % 1024 == 0)
-				*uids_r = xreallocarray(*uids_r, n + 1024,
-				    sizeof(**uids_r));
-			(*uids_r)[n++] = m->uids[k];
-		}
-	}
+	rc = mbox_set_ranges(s, r, nr, uid, uids_r, n_r);
 	free(r);
-	*n_r = n;
-	return 0;
+	return rc;
 }
 
 /* UIDs as a PostgreSQL bigint[] literal, "{1,2,3}". */

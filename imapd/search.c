@@ -30,6 +30,11 @@
  * exact substrings everywhere.  Messages whose text was too long for a
  * vector, or stored before it existed, have none and are always read.
  *
+ * SEARCHRES (RFC 5182): "$" is the saved result (mbox.c), taken when the
+ * search starts; RETURN (SAVE) saves what this one found (only MIN and
+ * MAX when they are the only other options), and alone it sends no
+ * ESEARCH; a search with SAVE that fails empties it (2.1).
+ *
  * RECENT is the session's \Recent UIDs (mbox.c); with a MODSEQ key (RFC
  * 7162 3.1.5, a CONDSTORE enabling command) the response ends with the
  * highest modseq of what it returns: "(MODSEQ n)" after SEARCH's numbers
@@ -119,6 +124,13 @@ resolve_set(struct search_key *k, const struct mbox *m)
 	struct imap_range	*r = NULL;
 	size_t			 nr = 0, n = 0;
 
+	if (k->saved) {		/* "$": UID ranges already */
+		k->nuids = m->nsaved;
+		if (k->nuids > 0)
+			k->uids = xmemdup(m->saved, k->nuids *
+			    sizeof(*k->uids));
+		return;
+	}
 	imap_seqset_resolve(&set, k->type == SK_UID ? m->uids[m->n - 1] :
 	    (uint32_t)m->n, &r, &nr);
 	if (k->type == SK_SEQ) {
@@ -243,6 +255,36 @@ search_respond_end(struct session *s, struct search *x)
 	session_flush_out(s);
 }
 
+/*
+ * RETURN (SAVE): what is saved (RFC 5182 2.1): every match, or MIN
+ * and/or MAX when they are the only other options.
+ */
+static void
+search_save(struct search *x)
+{
+	unsigned	 other = x->q.ret & ~SEARCH_RET_SAVE;
+	uint32_t	 mm[2];
+	size_t		 n = 0;
+
+	if (other == 0 || (other & (SEARCH_RET_ALL | SEARCH_RET_COUNT)) ||
+	    x->nhits == 0) {
+		mbox_saved_set(x->s->sel, x->hits, x->nhits);
+		return;
+	}
+	if (other & SEARCH_RET_MIN)
+		mm[n++] = x->hits[0];
+	if ((other & SEARCH_RET_MAX) && (n == 0 || x->nhits > 1))
+		mm[n++] = x->hits[x->nhits - 1];
+	mbox_saved_set(x->s->sel, mm, n);
+}
+
+/* RETURN (SAVE) alone: no ESEARCH (RFC 5182 2.1). */
+static bool
+search_silent(const struct search *x)
+{
+	return x->q.ret == SEARCH_RET_SAVE;
+}
+
 static void
 search_respond(struct session *s)
 {
@@ -250,7 +292,11 @@ search_respond(struct session *s)
 
 	if (!x->begun) {
 		x->begun = true;
-		if (x->q.ret != 0)
+		if (x->q.ret & SEARCH_RET_SAVE)
+			search_save(x);
+		if (search_silent(x))
+			x->written = x->nhits;
+		else if (x->q.ret != 0)
 			esearch_begin(s, x);
 		else
 			buf_add_str(&s->out, "* SEARCH");
@@ -269,7 +315,8 @@ search_respond(struct session *s)
 		}
 		session_flush_out(s);
 	}
-	search_respond_end(s, x);
+	if (!search_silent(x))
+		search_respond_end(s, x);
 	s->cmd.lowat = NULL;
 	/* RFC 9051 7.5.1: no EXPUNGE while SEARCH (by numbers) answers. */
 	cmd_done_sync(s, s->cmd.uid, "OK", s->cmd.uid ? "UID SEARCH completed" :
@@ -413,6 +460,8 @@ search_result(PGresult *res, const char *err, void *arg)
 	}
 	if (res == NULL) {
 		log_warnx("%s search: %s", s->id, err);
+		if (x->q.ret & SEARCH_RET_SAVE)	/* RFC 5182 2.1 */
+			mbox_saved_clear(s->sel);
 		cmd_done(s, "NO", "[UNAVAILABLE] Try again later");
 		return;
 	}
@@ -440,6 +489,8 @@ cmd_search(struct session *s)
 	int		 rc;
 
 	if ((rc = search_parse(s->cmd.args, s->cmd.nargs, &x->q, &err)) != 0) {
+		if (x->q.ret & SEARCH_RET_SAVE)	/* RFC 5182 2.1 */
+			mbox_saved_clear(s->sel);
 		free(x);
 		if (rc == SEARCH_BADCHARSET)
 			cmd_done(s, "NO", "[BADCHARSET (UTF-8 US-ASCII)] "

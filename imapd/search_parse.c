@@ -6,7 +6,7 @@
  *
  *   search      = [SP "RETURN" SP "(" [opt *(SP opt)] ")"]
  *                 [SP "CHARSET" SP astring] 1*(SP search-key)
- *   opt         = "MIN" / "MAX" / "ALL" / "COUNT"     ; "()" is ALL
+ *   opt         = "MIN" / "MAX" / "ALL" / "COUNT" / "SAVE"  ; "()": ALL
  *   search-key  = ALL / ANSWERED / ... / "(" search-key *(SP search-key)
  *                 ")" / sequence-set                ; RFC 9051 9
  *
@@ -20,7 +20,10 @@
  *    the tree is walked recursively here, when the SQL is built and for
  *    each message.  So is the number of keys that read the message
  *    (SEARCH_MSG_KEYS_MAX): each may decode every message once.
- *  - "$" (SEARCHRES, RFC 5182) is not supported: BAD.
+ *  - RETURN (SAVE) and "$" (SEARCHRES, RFC 5182): "$" is a UID key whose
+ *    ranges search.c takes from the saved result (k->saved); a search
+ *    that fails keeps SEARCH_RET_SAVE in q->ret, for the result to be
+ *    emptied (RFC 5182 2.1).
  *  - RECENT is the session's \Recent set (SK_RECENT, resolved by
  *    search.c; empty for IMAP4rev2), NEW is RECENT UNSEEN and OLD is
  *    NOT RECENT (RFC 3501 6.4.4).
@@ -432,8 +435,11 @@ seqset_arg(struct sp *p, const struct imap_arg *a, struct search_key *k)
 
 	if (!imap_arg_atom(a, &s) || imap_seqset_parse(s, &set) == -1)
 		return bad(p, "Invalid sequence set");
-	if (set.saved)
-		return bad(p, "$ (SEARCHRES) is not supported");
+	if (set.saved) {	/* the saved result: UIDs (search.c) */
+		k->type = SK_UID;
+		k->saved = true;
+		return true;
+	}
 	k->set = set.r;
 	k->nset = set.n;
 	return true;
@@ -615,11 +621,15 @@ parse_return(struct sp *p, struct search_query *q)
 		const char	*name;
 		unsigned	 bit;
 	} opts[] = { { "MIN", SEARCH_RET_MIN }, { "MAX", SEARCH_RET_MAX },
-	    { "ALL", SEARCH_RET_ALL }, { "COUNT", SEARCH_RET_COUNT } };
+	    { "ALL", SEARCH_RET_ALL }, { "COUNT", SEARCH_RET_COUNT },
+	    { "SAVE", SEARCH_RET_SAVE } };
 	size_t			 j;
 
 	if (a == NULL || !imap_arg_list(a, &v, &n))
 		return bad(p, "Syntax: RETURN (options)");
+	for (size_t i = 0; i < n; i++)	/* known even if another is bad */
+		if (imap_arg_atom_equals(&v[i], "SAVE"))
+			q->ret |= SEARCH_RET_SAVE;
 	for (size_t i = 0; i < n; i++) {
 		for (j = 0; j < sizeof(opts) / sizeof(opts[0]); j++)
 			if (imap_arg_atom_equals(&v[i], opts[j].name))
@@ -694,7 +704,10 @@ search_parse(const struct imap_arg *args, size_t n, struct search_query *q,
 		rc = parse_keys(&p, q);
 	q->modseq = p.modseq;
 	if (rc != 0) {
+		unsigned	 save = q->ret & SEARCH_RET_SAVE;
+
 		search_query_clear(q);
+		q->ret = save;		/* RFC 5182 2.1: "$" is emptied */
 		*err_r = p.err != NULL ? p.err : "Invalid search";
 	}
 	return rc;
