@@ -17,10 +17,12 @@
  * table must defer mail, not bounce it.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <bsd/string.h>
 
 #include "log.h"
@@ -112,11 +114,46 @@ route_dns_fail(struct mta_req *r, enum dns_status st, const char *type,
 
 /* ---- MX routes (the domain, or a "host" next hop) ---- */
 
+/* Whether a DNS name is ours (myhostname), case and final dot aside. */
+static bool
+route_is_self(const struct mta *m, const char *name)
+{
+	size_t	 n = strlen(name), h = strlen(m->helo_name);
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (h > 0 && m->helo_name[h - 1] == '.')
+		h--;
+	return n == h && strncasecmp(name, m->helo_name, n) == 0;
+}
+
+/*
+ * RFC 5321 5.1: when we are one of the MX hosts, only hosts preferred to
+ * us may be tried.  The preference bound (UINT_MAX: no bound), or 0 when
+ * we are the best host: the mail would loop back to us.
+ */
+static unsigned
+route_self_pref(const struct mta_req *r, const struct dns_route *route)
+{
+	unsigned	 limit = UINT_MAX;
+
+	for (size_t i = 0; i < route->nhosts; i++)
+		if (route_is_self(r->m, route->hosts[i].name) &&
+		    route->hosts[i].pref < limit)
+			limit = route->hosts[i].pref;
+	for (size_t i = 0; limit != UINT_MAX && i < route->nhosts; i++)
+		if (route->hosts[i].pref < limit &&
+		    route->hosts[i].naddrs > 0)
+			return limit;
+	return limit == UINT_MAX ? UINT_MAX : 0;
+}
+
 static void
 route_mx_cb(struct dns_route *route, void *arg)
 {
 	struct mta_req	*r = arg;
 	uint16_t	 port = r->hop_set ? r->hop.port : 25;
+	unsigned	 limit;
 
 	r->route_req = NULL;
 	if (route->status != DNS_OK) {
@@ -124,10 +161,18 @@ route_mx_cb(struct dns_route *route, void *arg)
 		dns_route_free(&route);
 		return;
 	}
+	if ((limit = route_self_pref(r, route)) == 0) {
+		char name[DNS_HOST_NAME_SIZE * 2];
+
+		route_fail(r, MTA_PERMFAIL, "5.4.6", "mail for %s loops back "
+		    "to myself", route_name(r, name, sizeof(name)));
+		dns_route_free(&route);
+		return;
+	}
 	for (size_t i = 0; i < route->nhosts; i++) {
 		struct dns_host *h = &route->hosts[i];
 
-		for (size_t k = 0; k < h->naddrs; k++)
+		for (size_t k = 0; k < h->naddrs && h->pref < limit; k++)
 			(void)route_target_add(r, h->name, &h->addrs[k],
 			    port);
 	}

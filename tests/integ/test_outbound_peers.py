@@ -33,6 +33,9 @@ ZONE = {
     "wharf2.example": {"MX": [[10, "mx.wharf2.example."]]},
     "mx.wharf2.example": {"A": [W2_ADDR]},
     "nullmx.example": {"MX": [[0, "."]]},
+    # we (myhostname mx.wharf.test) are the best MX: RFC 5321 5.1
+    "loop.example": {"MX": [[10, "mx.wharf.test."],
+                            [20, "mx.pf.example."]]},
 }
 
 
@@ -140,15 +143,16 @@ def test_relay_to_a_second_wharf(net):
     assert b"by mx.wharf2.example" in data and b"by mx.wharf.test" in data
 
 
-def test_null_mx_and_unknown_user_bounce(net):
-    one, _, _ = net
+def test_null_mx_loop_and_unknown_user_bounce(net):
+    one, _, pf = net
     before = len(notices(one))
     with smtplib.SMTP("127.0.0.1", one.ports["smtp"], timeout=T) as s:
         s.sendmail("alice@a.test", ["x@nullmx.example"], message("nullmx"))
         s.sendmail("alice@a.test", ["nobody@pf.example"],
                    message("unknown"))
-    wait_for(lambda: len(notices(one)) >= before + 2, T,
-             "two notices\n" + queue_dump(one))
+        s.sendmail("alice@a.test", ["x@loop.example"], message("loop"))
+    wait_for(lambda: len(notices(one)) >= before + 3, T,
+             "three notices\n" + queue_dump(one))
     groups = {g["final-recipient"].split(";")[1].strip(): g
               for n in notices(one)[before:] for g in n["recipients"]}
     assert groups["x@nullmx.example"]["status"] == "5.1.10"
@@ -157,3 +161,7 @@ def test_null_mx_and_unknown_user_bounce(net):
     assert g["status"] == "5.1.1" and g["action"] == "failed"
     assert g["diagnostic-code"].startswith("smtp; 550 5.1.1")
     assert g["remote-mta"] == "dns; mx.pf.example"
+    g = groups["x@loop.example"]
+    assert g["status"] == "5.4.6" and "loops back to myself" in \
+        g["diagnostic-code"]
+    assert "loop.example" not in pf.log()   # the worse MX is not tried
