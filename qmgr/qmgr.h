@@ -40,6 +40,7 @@ struct qmgr {
 	bool			 bounce_again;	/* kicked meanwhile */
 	bool			 scan_skipped;	/* rows left for a rescan */
 	bool			 mta_warned;	/* mta.sock unreachable */
+	bool			 collecting;	/* blob_gc() under way */
 	unsigned		 ndeliver_want;
 	struct ev_timer		*scan_timer;
 	struct ev_timer		*reconnect_timer;
@@ -129,6 +130,9 @@ void	qjob_free(struct qjob *);
 void	outbound_start(struct qmgr *);
 void	outbound_job(struct qmgr *, struct qjob *);
 void	outbound_stop(struct qmgr *);
+
+/* blob_gc.c: removing blobs nothing refers to */
+void	blob_gc(struct qmgr *);
 
 /* bounce.c: delivery status notifications */
 void	bounce_kick(struct qmgr *);

@@ -243,6 +243,7 @@ scan_over(struct qmgr *q)
 		scan_wake_in(q, SCAN_SOON_MS);
 	}
 	bounce_kick(q);
+	blob_gc(q);
 }
 
 static void
