@@ -28,15 +28,22 @@
 
 #define DB_TIMEOUT_MS	60000
 
-/* RFC 6154 special-use folders made together with INBOX. */
+/*
+ * $1 user id, $2 UIDVALIDITY: INBOX and the RFC 6154 special-use folders
+ * that are missing, each subscribed as it is made (sql/010); folders
+ * that exist keep their subscription state (Junk unsubscribed stays so).
+ */
 static const char folders_sql[] =
-    "INSERT INTO mailboxes (user_id, name, uidvalidity, special_use) "
-    "SELECT $1, f.name, $2::bigint, f.use FROM (VALUES "
+    "WITH made AS (INSERT INTO mailboxes (user_id, name, uidvalidity, "
+    "  special_use) "
+    "  SELECT $1, f.name, $2::bigint, f.use FROM (VALUES "
     "  ('INBOX', NULL), ('Drafts', '\\Drafts'), ('Sent', '\\Sent'), "
     "  ('Trash', '\\Trash'), ('Junk', '\\Junk'), "
     "  ('Archive', '\\Archive')) AS f(name, use) "
-    "WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) "
-    "ON CONFLICT (user_id, name) DO NOTHING";
+    "  WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) "
+    "  ON CONFLICT (user_id, name) DO NOTHING RETURNING user_id, name) "
+    "INSERT INTO subscriptions (user_id, name) "
+    "SELECT user_id, name FROM made ON CONFLICT DO NOTHING";
 
 /*
  * $1 queue_recipients id, $2 user id, $3 blob name, $4 its size, $5 the

@@ -462,4 +462,7 @@ void	mbox_saved_clear(struct mbox *);
 /* The saved result's UIDs in the view, ascending (malloc'd or NULL). */
 uint32_t *mbox_saved_uids(const struct mbox *, size_t *n_r);
 
+/* mailboxes.c: subscriptions are names of their own (sql/010) */
+extern const char mdb_unsubscribe_sql[];
+
 #endif

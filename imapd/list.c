@@ -3,7 +3,7 @@
  * with RFC 5258 LIST-EXTENDED, RFC 3348 CHILDREN, RFC 6154 SPECIAL-USE,
  * RFC 5819 LIST-STATUS) and STATUS (RFC 9051 6.3.11, RFC 8438
  * STATUS=SIZE, RFC 7162 HIGHESTMODSEQ), over the user's mailboxes as
- * mailboxes.c keeps them.
+ * mailboxes.c keeps them and the subscribed names (sql/010).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +162,21 @@ cmd_status(struct session *s)
 #define RET_SUBSCRIBED		0x01
 #define RET_STATUS		0x02
 
+/*
+ * What LIST and LSUB go through, sorted by name: the user's mailboxes,
+ * the subscribed names no mailbox has (sql/010; only for LSUB and the
+ * SUBSCRIBED selection), and the levels above those that are neither a
+ * mailbox nor subscribed ("x" of a subscribed "x/y"), made up here for
+ * LSUB and RECURSIVEMATCH when they match a pattern.  A mailbox's
+ * superiors all exist (mailboxes.c), so only subscribed names that do
+ * not exist have such levels, and no name that does not exist has an
+ * inferior that does.
+ */
+struct ent {
+	const char	*name;
+	int		 row;		/* of res; -1: a level made up */
+};
+
 struct list {
 	bool			 lsub;
 	unsigned		 sel, ret;
@@ -170,8 +185,9 @@ struct list {
 	size_t			 npats;
 	struct buf		 out;
 	PGresult		*res;		/* during list_result */
-	int			*rows;		/* sorted by name */
+	struct ent		*ents;		/* sorted by name */
 	int			 n;
+	struct buf		 levels;	/* made-up names, NUL-ended */
 	uint64_t		 work;		/* LIST_WORK_MAX */
 };
 
@@ -184,7 +200,8 @@ list_free(void *arg)
 		free(l->pats[i]);
 	free(l->pats);
 	buf_clear(&l->out);
-	free(l->rows);
+	buf_clear(&l->levels);
+	free(l->ents);
 	free(l);
 }
 
@@ -248,41 +265,62 @@ list_match(struct list *l, const char *name)
 }
 
 static const char *
-row_name(const struct list *l, int i)
+ent_name(const struct list *l, int i)
 {
-	return PQgetvalue(l->res, l->rows[i], 0);
+	return l->ents[i].name;
 }
 
 static bool
-row_subscribed(const struct list *l, int i)
+ent_col(const struct list *l, int i, int col)
 {
-	return PQgetvalue(l->res, l->rows[i], 2)[0] == 't';
+	return l->ents[i].row >= 0 &&
+	    PQgetvalue(l->res, l->ents[i].row, col)[0] == 't';
+}
+
+static bool
+ent_subscribed(const struct list *l, int i)
+{
+	return ent_col(l, i, 2);
+}
+
+static bool
+ent_exists(const struct list *l, int i)
+{
+	return ent_col(l, i, 3);
+}
+
+/* The special-use attribute, or NULL. */
+static const char *
+ent_use(const struct list *l, int i)
+{
+	int	 r = l->ents[i].row;
+
+	return r < 0 || PQgetisnull(l->res, r, 1) ? NULL :
+	    PQgetvalue(l->res, r, 1);
 }
 
 static int
-name_cmp(const void *a, const void *b, void *arg)
+ent_cmp(const void *a, const void *b)
 {
-	PGresult	*res = arg;
-
-	return strcmp(PQgetvalue(res, *(const int *)a, 0),
-	    PQgetvalue(res, *(const int *)b, 0));
+	return strcmp(((const struct ent *)a)->name,
+	    ((const struct ent *)b)->name);
 }
 
 /*
- * The first inferior of row i, or l->n: names under "x" are exactly
+ * The first inferior of entry i, or l->n: names under "x" are exactly
  * those that start with "x/", a contiguous run in octet order that
  * starts at the first name >= "x/".
  */
 static int
 first_child(const struct list *l, int i)
 {
-	const char	*name = row_name(l, i);
+	const char	*name = ent_name(l, i);
 	size_t		 n = strlen(name);
 	int		 lo = i + 1, hi = l->n;
 
 	while (lo < hi) {
 		int		 mid = lo + (hi - lo) / 2;
-		const char	*m = row_name(l, mid);
+		const char	*m = ent_name(l, mid);
 		int		 c = strncmp(m, name, n);
 
 		if (c == 0)
@@ -292,85 +330,132 @@ first_child(const struct list *l, int i)
 		else
 			hi = mid;
 	}
-	return lo < l->n && mailboxes_is_under(row_name(l, lo), name) ? lo : l->n;
+	return lo < l->n && mailboxes_is_under(ent_name(l, lo), name) ?
+	    lo : l->n;
 }
 
-/* An inferior of row i is subscribed (RFC 5258 CHILDINFO, 3.5). */
-static bool
-child_subscribed(struct list *l, int i, int child)
-{
-	const char	*name = row_name(l, i);
+/* What the inferiors of an entry are (as far as asked). */
+#define KIN_KIDS	0x01	/* a mailbox (\HasChildren) */
+#define KIN_SUB		0x02	/* subscribed (CHILDINFO, RFC 5258 3.5) */
+#define KIN_SUBOUT	0x04	/* subscribed, matching no pattern */
 
-	for (int j = child; j < l->n &&
-	    mailboxes_is_under(row_name(l, j), name); j++) {
+static unsigned
+kin(struct list *l, int i, unsigned want)
+{
+	const char	*name = ent_name(l, i);
+	unsigned	 got = 0;
+
+	for (int j = first_child(l, i); j < l->n && (got & want) != want &&
+	    mailboxes_is_under(ent_name(l, j), name); j++) {
 		l->work += strlen(name) + 1;
-		if (row_subscribed(l, j))
-			return true;
+		if (l->work > LIST_WORK_MAX)
+			break;
+		if (ent_exists(l, j))
+			got |= KIN_KIDS;
+		if (!ent_subscribed(l, j))
+			continue;
+		got |= KIN_SUB;
+		if ((want & KIN_SUBOUT) && !(got & KIN_SUBOUT) &&
+		    !list_match(l, ent_name(l, j)))
+			got |= KIN_SUBOUT;
 	}
-	return false;
+	return got & want;
 }
 
 static void
-list_attrs(struct list *l, int i, bool children)
+list_attrs(struct list *l, int i, bool kids)
 {
-	const char	*use = PQgetvalue(l->res, l->rows[i], 1);
+	const char	*use = ent_use(l, i);
+	bool		 sub = ent_subscribed(l, i);
 
 	buf_add_str(&l->out, "(");
-	buf_add_str(&l->out, children ? "\\HasChildren" : "\\HasNoChildren");
-	if (!PQgetisnull(l->res, l->rows[i], 1))
-		buf_printf(&l->out, " %s", use);
-	if ((l->ret & RET_SUBSCRIBED) && row_subscribed(l, i))
-		buf_add_str(&l->out, " \\Subscribed");
+	if (!ent_exists(l, i))	/* RFC 5258 3 */
+		buf_add_str(&l->out, sub ? "\\NonExistent \\Subscribed" :
+		    "\\NonExistent");
+	else {
+		buf_add_str(&l->out, kids ? "\\HasChildren" :
+		    "\\HasNoChildren");
+		if (use != NULL)
+			buf_printf(&l->out, " %s", use);
+		if ((l->ret & RET_SUBSCRIBED) && sub)
+			buf_add_str(&l->out, " \\Subscribed");
+	}
 	buf_add_str(&l->out, ")");
 }
 
-static bool
-ends_with_percent(const char *pat)
+/*
+ * LSUB (RFC 3501 6.3.9): the subscribed names, \Noselect when no
+ * mailbox has it; and a name not subscribed that has subscribed
+ * inferiors the pattern leaves out ("foo" for "%" and "foo/bar"), with
+ * \Noselect.
+ */
+static void
+lsub_ent(const struct session *s, struct list *l, int i)
 {
-	size_t	 n = strlen(pat);
+	bool	 sub = ent_subscribed(l, i);
 
-	return n > 0 && pat[n - 1] == '%';
+	if (!sub && !kin(l, i, KIN_SUBOUT))
+		return;
+	buf_printf(&l->out, "* LSUB (%s) \"/\" ", sub && ent_exists(l, i) ?
+	    "" : "\\Noselect");
+	mailboxes_name_write(s, &l->out, ent_name(l, i));
+	buf_add_str(&l->out, "\r\n");
 }
 
-/* The LIST or LSUB response for row i, if it is to be listed. */
-static void
-list_row(const struct session *s, struct list *l, int i)
+/*
+ * Whether LIST lists entry i that matches, and its inferiors' kin.
+ * Without the SUBSCRIBED selection, the mailboxes.  With it (RFC 5258 3,
+ * 3.5), the subscribed names; with RECURSIVEMATCH also a mailbox with a
+ * subscribed inferior, and a made-up level whose subscribed inferiors
+ * the patterns leave out (\NonExistent: RFC 5258 3, condition 2).
+ */
+static bool
+list_wanted(struct list *l, int i, unsigned *kin_r)
 {
-	const char	*name = row_name(l, i);
-	bool		 sub = row_subscribed(l, i), kids, kidsub = false;
-	int		 child;
+	bool	 recursive = (l->sel & SEL_SUBSCRIBED) &&
+		    (l->sel & SEL_RECURSIVEMATCH);
+	bool	 exists = ent_exists(l, i);
+
+	*kin_r = 0;
+	if ((l->sel & SEL_SPECIALUSE) && ent_use(l, i) == NULL)
+		return false;
+	if (l->ents[i].row < 0) {
+		*kin_r = recursive ? kin(l, i, KIN_SUBOUT) : 0;
+		return *kin_r != 0;
+	}
+	if (!exists && !(l->sel & SEL_SUBSCRIBED))
+		return false;
+	*kin_r = kin(l, i, (exists ? KIN_KIDS : 0) |
+	    (recursive ? KIN_SUB : 0));
+	return !(l->sel & SEL_SUBSCRIBED) || ent_subscribed(l, i) ||
+	    (*kin_r & KIN_SUB);
+}
+
+/* The LIST or LSUB response for entry i, if it is to be listed. */
+static void
+list_ent(const struct session *s, struct list *l, int i)
+{
+	const char	*name = ent_name(l, i);
+	unsigned	 k;
 
 	if (!list_match(l, name))
 		return;
-	if ((l->sel & SEL_SPECIALUSE) &&
-	    PQgetisnull(l->res, l->rows[i], 1))
-		return;
-	child = first_child(l, i);
-	kids = child < l->n;
-	if (l->lsub || (l->sel & SEL_RECURSIVEMATCH &&
-	    l->sel & SEL_SUBSCRIBED))
-		kidsub = kids && child_subscribed(l, i, child);
 	if (l->lsub) {
-		/* RFC 3501 6.3.9: a level above subscribed ones, for "%". */
-		if (!sub && !(kidsub && ends_with_percent(l->pats[0])))
-			return;
-		buf_printf(&l->out, "* LSUB (%s) \"/\" ", sub ? "" :
-		    "\\Noselect");
-		mailboxes_name_write(s, &l->out, name);
-		buf_add_str(&l->out, "\r\n");
+		lsub_ent(s, l, i);
 		return;
 	}
-	if ((l->sel & SEL_SUBSCRIBED) && !sub && !kidsub)
+	if (!list_wanted(l, i, &k))
 		return;
 	buf_add_str(&l->out, "* LIST ");
-	list_attrs(l, i, kids);
+	list_attrs(l, i, k & KIN_KIDS);
 	buf_add_str(&l->out, " \"/\" ");
 	mailboxes_name_write(s, &l->out, name);
-	if (kidsub && (l->sel & SEL_RECURSIVEMATCH))
+	if ((k & (KIN_SUB | KIN_SUBOUT)) && (l->sel & SEL_RECURSIVEMATCH))
 		buf_add_str(&l->out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 	buf_add_str(&l->out, "\r\n");
-	if (l->ret & RET_STATUS)
-		status_write(s, &l->out, &l->st, name, l->res, l->rows[i], 3);
+	if ((l->ret & RET_STATUS) && ent_exists(l, i))
+		status_write(s, &l->out, &l->st, name, l->res, l->ents[i].row,
+		    4);
 }
 
 static void
@@ -380,10 +465,106 @@ list_sent(struct session *s)
 	    "LSUB completed" : "LIST completed");
 }
 
+/* Whether the name of n octets at name is a row of the sorted rows. */
+static bool
+level_is_row(struct list *l, const char *name, size_t n)
+{
+	int	 lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		int		 mid = lo + (hi - lo) / 2;
+		const char	*m = ent_name(l, mid);
+		int		 c = strncmp(m, name, n);
+
+		l->work += n + 1;
+		if (c == 0 && m[n] == '\0')
+			return true;
+		if (c == 0)
+			c = 1;		/* m is longer: after name */
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * The levels above a subscribed name that does not exist, each once,
+ * kept when it matches a pattern (none else can be listed), at their
+ * offsets in l->levels.  prev: the previous such name (its levels are
+ * made already: names under a level are contiguous).  -1: too many,
+ * or too much work.
+ */
+static int
+levels_of(struct list *l, const char *name, const char *prev,
+    struct buf *scratch, size_t **offs, size_t *noffs)
+{
+	for (const char *p = strchr(name, '/'); p != NULL;
+	    p = strchr(p + 1, '/')) {
+		size_t	 n = (size_t)(p - name);
+
+		l->work += n + 1;
+		if ((prev != NULL && strncmp(prev, name, n + 1) == 0) ||
+		    level_is_row(l, name, n))
+			continue;
+		if (l->work > LIST_WORK_MAX)
+			return -1;
+		buf_reset(scratch);
+		if (buf_add(scratch, name, n) == -1)
+			return -1;
+		if (!list_match(l, buf_cstr(scratch)))
+			continue;
+		*offs = xreallocarray(*offs, *noffs + 1, sizeof(**offs));
+		(*offs)[(*noffs)++] = l->levels.len;
+		if (buf_add(&l->levels, name, n) == -1 ||
+		    buf_add_u8(&l->levels, '\0') == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Add the made-up levels to the rows (sorted) and sort the whole.  -1:
+ * too many (their names would pass LIST_RESP_MAX) or too much work.
+ */
+static int
+list_levels(struct list *l)
+{
+	struct buf	 scratch;
+	const char	*prev = NULL;
+	size_t		*offs = NULL, noffs = 0;
+	int		 rc = 0, n = l->n;
+
+	buf_init(&scratch, LIST_RESP_MAX);
+	for (int i = 0; i < n && rc == 0; i++) {
+		if (ent_exists(l, i))
+			continue;
+		rc = levels_of(l, ent_name(l, i), prev, &scratch, &offs,
+		    &noffs);
+		prev = ent_name(l, i);
+	}
+	buf_clear(&scratch);
+	if (rc == 0 && noffs > 0) {
+		const char	*base = (const char *)BUF_DATA(&l->levels);
+
+		l->ents = xreallocarray(l->ents, (size_t)n + noffs,
+		    sizeof(*l->ents));
+		for (size_t j = 0; j < noffs; j++) {
+			l->ents[l->n].name = base + offs[j];
+			l->ents[l->n++].row = -1;
+		}
+		qsort(l->ents, (size_t)l->n, sizeof(*l->ents), ent_cmp);
+	}
+	free(offs);
+	return rc;
+}
+
 static void
 list_result(struct session *s, PGresult *res, const char *err, void *data)
 {
 	struct list	*l = data;
+	int		 rc = 0;
 
 	if (res == NULL) {
 		mailboxes_db_failed(s, "list", err);
@@ -392,18 +573,23 @@ list_result(struct session *s, PGresult *res, const char *err, void *data)
 	}
 	l->res = res;
 	l->n = PQntuples(res);
-	l->rows = xreallocarray(NULL, (size_t)l->n + 1, sizeof(*l->rows));
-	for (int i = 0; i < l->n; i++)
-		l->rows[i] = i;
-	qsort_r(l->rows, (size_t)l->n, sizeof(*l->rows), name_cmp, res);
-	for (int i = 0; i < l->n; i++)		/* INBOX first */
-		if (strcmp(row_name(l, i), "INBOX") == 0)
-			list_row(s, l, i);
-	for (int i = 0; i < l->n; i++)
-		if (strcmp(row_name(l, i), "INBOX") != 0)
-			list_row(s, l, i);
+	l->ents = xreallocarray(NULL, (size_t)l->n + 1, sizeof(*l->ents));
+	for (int i = 0; i < l->n; i++) {
+		l->ents[i].name = PQgetvalue(res, i, 0);
+		l->ents[i].row = i;
+	}
+	qsort(l->ents, (size_t)l->n, sizeof(*l->ents), ent_cmp);
+	if (l->lsub || ((l->sel & SEL_SUBSCRIBED) &&
+	    (l->sel & SEL_RECURSIVEMATCH)))
+		rc = list_levels(l);
+	for (int i = 0; i < l->n && rc == 0; i++)	/* INBOX first */
+		if (strcmp(ent_name(l, i), "INBOX") == 0)
+			list_ent(s, l, i);
+	for (int i = 0; i < l->n && rc == 0; i++)
+		if (strcmp(ent_name(l, i), "INBOX") != 0)
+			list_ent(s, l, i);
 	l->res = NULL;
-	if (l->work > LIST_WORK_MAX)
+	if (rc == -1 || l->work > LIST_WORK_MAX)
 		cmd_done(s, "NO", "[LIMIT] Too many mailboxes for these "
 		    "patterns");
 	else
@@ -582,6 +768,7 @@ cmd_list(struct session *s)
 
 	l->lsub = strcmp(s->cmd.name, "LSUB") == 0;
 	buf_init(&l->out, LIST_RESP_MAX);
+	buf_init(&l->levels, LIST_RESP_MAX);
 	if (list_parse(s, l, &plain_empty) == -1) {
 		cmd_done(s, "BAD", "Syntax: %s", l->lsub ? "LSUB reference "
 		    "pattern" : "LIST [(options)] reference pattern(s) "
@@ -597,6 +784,8 @@ cmd_list(struct session *s)
 		return;
 	}
 	mailboxes_user_str(s, user, sizeof(user));
-	mailboxes_query(s, mdb_list_sql, 2, (const char *const[]){ user,
-	    (l->ret & RET_STATUS) ? "t" : "f" }, list_result, l, list_free);
+	mailboxes_query(s, mdb_list_sql, 3, (const char *const[]){ user,
+	    (l->ret & RET_STATUS) ? "t" : "f",
+	    l->lsub || (l->sel & SEL_SUBSCRIBED) ? "t" : "f" }, list_result,
+	    l, list_free);
 }

@@ -40,9 +40,11 @@ mdb_query(struct imapd *d, const char *sql, int n, const char *const *params,
  * $1 user id, $2 name, $3 claim \Recent (a read-write IMAP4rev1
  * session), $4 the batch size: one row per message (uid, flags,
  * keywords) in uid order, the first $4 of them, each with the mailbox's
- * id, uidvalidity, uidnext, highestmodseq and then the first recent UID;
- * one row with NULL uid for an empty mailbox; none when it does not
- * exist.  One snapshot; mdb_select_more_sql reads the rest.
+ * id, uidvalidity, uidnext, highestmodseq and then the first recent UID,
+ * and what the IMAP4rev2 LIST line of the answer shows (RFC 9051 6.3.2):
+ * special_use, whether the name is subscribed, whether the mailbox has
+ * inferiors; one row with NULL uid for an empty mailbox; none when it
+ * does not exist.  One snapshot; mdb_select_more_sql reads the rest.
  *
  * \Recent (RFC 3501 2.3.2, sql/006_recent.sql): with $3 the UIDs from
  * recent_uid (as locked: another session may have claimed some since
@@ -53,7 +55,8 @@ mdb_query(struct imapd *d, const char *sql, int n, const char *const *params,
  */
 const char mdb_select_sql[] =
     "WITH mb AS (SELECT id, uidvalidity, uidnext, highestmodseq, "
-    "  recent_uid FROM mailboxes WHERE user_id = $1 AND name = $2), "
+    "  recent_uid, special_use FROM mailboxes "
+    "  WHERE user_id = $1 AND name = $2), "
     "old AS (SELECT x.recent_uid FROM mailboxes x, mb WHERE x.id = mb.id "
     "  AND $3::boolean AND x.recent_uid < mb.uidnext FOR UPDATE OF x), "
     "claim AS (UPDATE mailboxes x SET recent_uid = mb.uidnext "
@@ -61,7 +64,10 @@ const char mdb_select_sql[] =
     "  RETURNING old.recent_uid AS first) "
     "SELECT mb.id, mb.uidvalidity, mb.uidnext, mb.highestmodseq, m.uid, "
     "  m.flags, m.keywords, CASE WHEN $3::boolean "
-    "  THEN (SELECT first FROM claim) ELSE mb.recent_uid END "
+    "  THEN (SELECT first FROM claim) ELSE mb.recent_uid END, "
+    "  mb.special_use, EXISTS (SELECT 1 FROM subscriptions "
+    "  WHERE user_id = $1 AND name = $2), EXISTS (SELECT 1 FROM mailboxes "
+    "  WHERE user_id = $1 AND starts_with(name, $2 || '/')) "
     "FROM mb LEFT JOIN messages m ON m.mailbox_id = mb.id ORDER BY m.uid "
     "LIMIT $4";
 
@@ -141,32 +147,41 @@ const char mdb_sync_changed_sql[] =
 /*
  * $1 user id: INBOX and the RFC 6154 special-use folders deliver makes
  * (deliver/mailbox_db.c), when the user has no INBOX yet (the first
- * login before any mail came).  No rows.
+ * login before any mail came), each subscribed as it is made.  No rows.
  */
 const char mdb_folders_sql[] =
-    "INSERT INTO mailboxes (user_id, name, uidvalidity, special_use) "
-    "SELECT $1, f.name, " NEW_UIDVALIDITY ", f.use FROM (VALUES "
+    "WITH made AS (INSERT INTO mailboxes (user_id, name, uidvalidity, "
+    "  special_use) "
+    "  SELECT $1, f.name, " NEW_UIDVALIDITY ", f.use FROM (VALUES "
     "  ('INBOX', NULL), ('Drafts', '\\Drafts'), ('Sent', '\\Sent'), "
     "  ('Trash', '\\Trash'), ('Junk', '\\Junk'), "
     "  ('Archive', '\\Archive')) AS f(name, use) "
-    "WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) "
-    "AND NOT EXISTS (SELECT 1 FROM mailboxes WHERE user_id = $1 "
+    "  WHERE EXISTS (SELECT 1 FROM users WHERE id = $1) "
+    "  AND NOT EXISTS (SELECT 1 FROM mailboxes WHERE user_id = $1 "
     "  AND name = 'INBOX') "
-    "ON CONFLICT (user_id, name) DO NOTHING";
+    "  ON CONFLICT (user_id, name) DO NOTHING RETURNING user_id, name) "
+    "INSERT INTO subscriptions (user_id, name) "
+    "SELECT user_id, name FROM made ON CONFLICT DO NOTHING";
 
 /*
  * $1 user id, $2 name, $3 text[] of its superiors ("a", "a/b" for
- * "a/b/c"), made too when missing (RFC 9051 6.3.4).  One row (id,
+ * "a/b/c"), made too when missing (RFC 9051 6.3.4).  What is made is
+ * subscribed, as every new mailbox was before sql/010.  One row (id,
  * uidvalidity) when $2 was made, none when it existed.
  */
 const char mdb_create_sql[] =
     "WITH uv AS (SELECT " NEW_UIDVALIDITY " AS v), "
     "up AS (INSERT INTO mailboxes (user_id, name, uidvalidity) "
     "  SELECT $1, p, uv.v FROM unnest($3::text[]) p, uv "
-    "  ON CONFLICT (user_id, name) DO NOTHING) "
-    "INSERT INTO mailboxes (user_id, name, uidvalidity) "
-    "SELECT $1, $2, uv.v FROM uv "
-    "ON CONFLICT (user_id, name) DO NOTHING RETURNING id, uidvalidity";
+    "  ON CONFLICT (user_id, name) DO NOTHING RETURNING name), "
+    "mk AS (INSERT INTO mailboxes (user_id, name, uidvalidity) "
+    "  SELECT $1, $2, uv.v FROM uv "
+    "  ON CONFLICT (user_id, name) DO NOTHING "
+    "  RETURNING id, uidvalidity, name), "
+    "sub AS (INSERT INTO subscriptions (user_id, name) "
+    "  SELECT $1, name FROM up UNION ALL SELECT $1, name FROM mk "
+    "  ON CONFLICT DO NOTHING) "
+    "SELECT id, uidvalidity FROM mk";
 
 /*
  * $1 user id, $2 name: delete the mailbox unless it has inferiors; its
@@ -253,10 +268,18 @@ const char mdb_rename_inbox_sql[] =
     "SELECT EXISTS (SELECT 1 FROM clash), EXISTS (SELECT 1 FROM nb), "
     "  (SELECT count(*) FROM mv), (SELECT count(*) FROM note)";
 
-/* $1 user id, $2 name, $3 'true' or 'false': a row when it exists. */
+/*
+ * $1 user id, $2 name: SUBSCRIBE (RFC 9051 6.3.7), whether or not a
+ * mailbox has the name; subscribing twice is no error.  No rows.
+ */
 const char mdb_subscribe_sql[] =
-    "UPDATE mailboxes SET subscribed = $3::boolean "
-    "WHERE user_id = $1 AND name = $2 RETURNING id";
+    "INSERT INTO subscriptions (user_id, name) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING";
+
+/* $1 user id, $2 name: UNSUBSCRIBE; a row when it was subscribed. */
+const char mdb_unsubscribe_sql[] =
+    "DELETE FROM subscriptions WHERE user_id = $1 AND name = $2 "
+    "RETURNING name";
 
 /*
  * The STATUS columns (RFC 9051 6.3.11) of mailbox mb: uidnext,
@@ -277,12 +300,21 @@ const char mdb_subscribe_sql[] =
     "  ON true "
 
 /*
- * $1 user id, $2 whether to count (LIST-STATUS, RFC 5819): every mailbox
- * of the user, rows (name, special_use, subscribed, the STATUS columns).
+ * $1 user id, $2 whether to count (LIST-STATUS, RFC 5819), $3 whether
+ * to add the subscribed names that no mailbox has: every mailbox of the
+ * user, rows (name, special_use, subscribed, exists, the STATUS
+ * columns), then with $3 those names (name, NULL, true, false, NULLs).
  */
 const char mdb_list_sql[] =
-    "SELECT mb.name, mb.special_use, mb.subscribed, " STATUS_COLUMNS
-    "FROM mailboxes mb " STATUS_COUNTS "WHERE mb.user_id = $1";
+    "SELECT mb.name, mb.special_use, s.name IS NOT NULL, true, "
+    STATUS_COLUMNS "FROM mailboxes mb "
+    "LEFT JOIN subscriptions s ON s.user_id = $1 AND s.name = mb.name "
+    STATUS_COUNTS "WHERE mb.user_id = $1 "
+    "UNION ALL "
+    "SELECT s.name, NULL, true, false, NULL, NULL, NULL, NULL, NULL, NULL, "
+    "  NULL, NULL FROM subscriptions s WHERE s.user_id = $1 "
+    "  AND $3::boolean AND NOT EXISTS (SELECT 1 FROM mailboxes x "
+    "  WHERE x.user_id = $1 AND x.name = s.name)";
 
 /* $1 user id, $3 name ($2 true): one row of the STATUS columns. */
 const char mdb_status_sql[] =

@@ -9,8 +9,15 @@
  * Names are UTF-8 with "/" as the hierarchy delimiter (sql/001_initial.sql)
  * and every superior of a mailbox exists: CREATE and RENAME make missing
  * ones, DELETE refuses a mailbox with inferiors (RFC 9051 6.3.5 allows
- * it: [HASCHILDREN]).  So LIST never has to invent \Noselect levels.
- * Subscriptions are a flag of the mailbox (they go with it on DELETE).
+ * it: [HASCHILDREN]).  So LIST never has to invent \Noselect levels
+ * among mailboxes.
+ *
+ * Subscriptions are a list of names apart from the mailboxes (sql/010,
+ * RFC 9051 6.3.7): SUBSCRIBE takes any valid name, DELETE and RENAME
+ * leave the list as it is (RFC 9051 says nothing of RENAME; Dovecot does
+ * not move subscriptions either, and a client that wants them moved
+ * says so with UNSUBSCRIBE and SUBSCRIBE).  What CREATE and the default
+ * folders make is subscribed, as every new mailbox was before sql/010.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -583,21 +590,30 @@ static void
 subscribe_result(struct session *s, PGresult *res, const char *err,
     void *data)
 {
+	bool	 sub = s->cmd.name[0] == 'S';
+
 	free(data);
 	if (res == NULL)
-		mailboxes_db_failed(s, "subscribe", err);
-	else if (PQntuples(res) == 0)
-		cmd_done(s, "NO", "[NONEXISTENT] No such mailbox");
+		mailboxes_db_failed(s, sub ? "subscribe" : "unsubscribe", err);
+	else if (!sub && PQntuples(res) == 0)	/* 6.3.8: "can't" */
+		cmd_done(s, "NO", "[NONEXISTENT] Not subscribed");
 	else
-		cmd_done_sync(s, true, "OK", s->cmd.name[0] == 'S' ?
-		    "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+		cmd_done_sync(s, true, "OK", sub ? "SUBSCRIBE completed" :
+		    "UNSUBSCRIBE completed");
 }
 
-/* SUBSCRIBE and UNSUBSCRIBE: only existing mailboxes are subscribed. */
+/*
+ * SUBSCRIBE and UNSUBSCRIBE: the subscriptions are names (sql/010), a
+ * mailbox by the name need not exist (RFC 9051 6.3.7); a name no
+ * mailbox could have is refused as CREATE refuses it.  UNSUBSCRIBE takes
+ * the name as it is, so whatever was subscribed can be removed.
+ */
 void
 cmd_subscribe(struct session *s)
 {
-	char	*name, user[24];
+	const char	*why;
+	char		*name, user[24];
+	bool		 sub = s->cmd.name[0] == 'S';
 
 	if (s->cmd.nargs != 1) {
 		cmd_done(s, "BAD", "Syntax: %s mailbox", s->cmd.name);
@@ -605,8 +621,12 @@ cmd_subscribe(struct session *s)
 	}
 	if ((name = mbox_name_arg(s, &s->cmd.args[0])) == NULL)
 		return;
+	if (sub && (why = name_invalid(name)) != NULL) {
+		cmd_done(s, "NO", "[CANNOT] %s", why);
+		free(name);
+		return;
+	}
 	mailboxes_user_str(s, user, sizeof(user));
-	mailboxes_query(s, mdb_subscribe_sql, 3, (const char *const[]){ user,
-	    name, s->cmd.name[0] == 'S' ? "true" : "false" },
-	    subscribe_result, name, free);
+	mailboxes_query(s, sub ? mdb_subscribe_sql : mdb_unsubscribe_sql, 2,
+	    (const char *const[]){ user, name }, subscribe_result, name, free);
 }

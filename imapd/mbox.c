@@ -15,7 +15,7 @@
  * HIGHESTMODSEQ, [CLOSED] when SELECT closes a mailbox (3.2.11), the
  * resynchronisation that follows a QRESYNC SELECT (fetch_vanished.c).
  * IMAP4rev2 sessions (RFC 9051 6.3.2) get no RECENT and no UNSEEN, and
- * a LIST response of the mailbox.
+ * a LIST response of the mailbox with the attributes LIST gives it.
  *
  * The view is read in batches of SELECT_BATCH UIDs (keyset: after the
  * last UID read), never as one result (10 MB for 100,000 messages), and
@@ -410,6 +410,7 @@ struct select {
 	bool		 answered;	/* the query came back */
 	uint64_t	 next;		/* uidnext of the first snapshot */
 	uint64_t	 recent;	/* first \Recent UID, 0: none */
+	char		 attrs[64];	/* of the IMAP4rev2 LIST line */
 	/* select-params (RFC 7162 3.1.8, 3.2.5) */
 	bool		 condstore, qresync;
 	uint32_t	 qr_uidvalidity;
@@ -451,11 +452,28 @@ select_row(struct select *sel, PGresult *res, int r, int col)
 	    sel);
 }
 
+/*
+ * The attributes LIST gives the mailbox (list.c), from the mailbox row:
+ * special_use (column 8), subscribed (9), has inferiors (10).
+ */
+static void
+select_attrs(struct select *sel, PGresult *res)
+{
+	const char	*use = PQgetvalue(res, 0, 8);	/* "" when NULL */
+
+	snprintf(sel->attrs, sizeof(sel->attrs), "%s%s%s%s",
+	    PQgetvalue(res, 0, 10)[0] == 't' ? "\\HasChildren" :
+	    "\\HasNoChildren", use[0] != '\0' ? " " : "", use,
+	    PQgetvalue(res, 0, 9)[0] == 't' ? " \\Subscribed" : "");
+}
+
 /* RFC 9051 6.3.2: the mailbox's LIST response, for IMAP4rev2. */
 static void
-select_list(struct session *s, const struct mbox *m)
+select_list(struct session *s, const struct select *sel)
 {
-	buf_add_str(&s->out, "* LIST () \"/\" ");
+	const struct mbox	*m = sel->m;
+
+	buf_printf(&s->out, "* LIST (%s) \"/\" ", sel->attrs);
 	imap_fmt_astring(&s->out, m->name, strlen(m->name), true);
 	buf_add_str(&s->out, "\r\n");
 	session_flush_out(s);
@@ -487,7 +505,7 @@ select_report(struct session *s, struct select *sel)
 		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest",
 		    (unsigned long long)m->modseq);
 	if (s->rev2)
-		select_list(s, m);
+		select_list(s, sel);
 }
 
 /* The command ends (answered) or the session goes (maybe not yet). */
@@ -528,6 +546,7 @@ select_mailbox(struct select *sel, PGresult *res)
 	if (PQgetisnull(res, 0, 7) ||
 	    !db_u64(PQgetvalue(res, 0, 7), INT64_MAX, &sel->recent))
 		sel->recent = 0;
+	select_attrs(sel, res);
 	return true;
 }
 

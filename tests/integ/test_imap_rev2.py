@@ -414,7 +414,7 @@ def test_rev2_select_status_list_forms(site):
         "\\Draft \\*)] Flags permitted"]
     assert u[2] == "* 3 EXISTS"
     assert not any("RECENT" in x or "UNSEEN" in x for x in u), u
-    assert u[-1] == '* LIST () "/" INBOX'
+    assert u[-1] == '* LIST (\\HasNoChildren \\Subscribed) "/" INBOX'
     # SEARCH answers with ESEARCH only (RFC 9051 7.3.4)
     n = c.n + 1
     assert c.ok("SEARCH ALL") == ['* ESEARCH (TAG "t%d") ALL 1:3' % n]
@@ -468,7 +468,7 @@ def test_rev2_no_response_codes(site):
         ("SELECT Nowhere", "NO [NONEXISTENT]"),
         ("EXAMINE Nowhere", "NO [NONEXISTENT]"),
         ("STATUS Nowhere (MESSAGES)", "NO [NONEXISTENT]"),
-        ("SUBSCRIBE Nowhere", "NO [NONEXISTENT]"),
+        ("UNSUBSCRIBE Nowhere", "NO [NONEXISTENT]"),
         ("APPEND Nowhere {1+}\r\nx", "NO [TRYCREATE]"),
     ]
     for text, want in cases:
@@ -522,7 +522,7 @@ def test_rev2_utf8_names(site):
     assert c.ok('STATUS "Größe" (MESSAGES)') == [
         '* STATUS "Größe" (MESSAGES 0)']
     u = c.ok('SELECT "Größe"')
-    assert u[-1] == '* LIST () "/" "Größe"'
+    assert u[-1] == '* LIST (\\HasNoChildren \\Subscribed) "/" "Größe"'
     d = session(site, "status")               # rev1: modified UTF-7
     assert d.ok('LIST "" "Gr*"') == [
         '* LIST (\\HasNoChildren) "/" "Gr&APYA3w-e"']
