@@ -189,6 +189,9 @@ const struct conf_key conf_keys[] = {
 	{ "smtp_data_timeout", CONF_TIME, "600s", 1 * SEC, 1 * HOUR, 0, NULL,
 	  "Time allowed for each block of the message and for the reply "
 	  "after it" },
+	{ "smtp_8bit_conversion", CONF_BOOL, "yes", 0, 0, 0, NULL,
+	  "Convert an 8-bit message to 7-bit MIME (quoted-printable or "
+	  "base64) for a server without 8BITMIME; no: bounce it (5.6.3)" },
 	{ "dns_servers", CONF_LIST, "", 0, 0, 0, NULL,
 	  "Recursive DNS servers for outbound mail (address or address:port); "
 	  "empty: those of /etc/resolv.conf" },

@@ -346,4 +346,47 @@ int	 mime_text_tsquery(struct buf *out, const char *s, size_t len);
    has one of the same length; cp otherwise. */
 unsigned mime_fold_cp(unsigned cp);
 
+/*
+ * 7-bit MIME (lib/mime_7bit.c) for a peer without 8BITMIME: RFC 6152 §3
+ * and RFC 5321 §2.4 allow it only 7-bit data; RFC 1652 §3 lets a relay
+ * convert the message (Postfix: disable_mime_output_conversion = no).
+ * The input is a whole message as stored (CRLF or LF line ends).
+ *  - A message without 8-bit octets and without lines over 998 octets is
+ *    left alone: 0, nothing written (send the input as it is).
+ *  - A leaf part whose body has 8-bit octets or lines over 998 octets,
+ *    labelled 7bit (or not at all), 8bit or binary, is encoded:
+ *    quoted-printable (RFC 2045 §6.7) for text/ types and the RFC 6533
+ *    message/global-* types (line ends become hard line breaks CRLF; a
+ *    CR not before LF is =0D; trailing white space, "=", controls and
+ *    8-bit octets are =XX; soft breaks keep lines within 76 octets; a
+ *    line starting "--" gets "=2D-", so no line can pass for a boundary
+ *    delimiter), base64 (RFC 2045 §6.8, 76 columns) for every other type.
+ *    Its Content-Transfer-Encoding fields are replaced by one.
+ *  - Multiparts and message/rfc822 (never encoded, RFC 2046 §5.2.1) are
+ *    converted part by part, their 8bit or binary labels becoming 7bit;
+ *    so are leaves labelled 8bit or binary that hold 7-bit data.  The
+ *    top-level header gets "MIME-Version: 1.0" when it has none.
+ *  - Boundaries, preamble and epilogue are kept, but for a line in them
+ *    with 8-bit octets or over 998 octets: it is emptied (its line end
+ *    kept), as readers never show them (RFC 2046 §5.1.1).
+ *  - Failures (-1, *err_r malloc'd): 8-bit octets in any header ("8-bit
+ *    header": RFC 6531 SMTPUTF8 is for those) or a header line over 998
+ *    octets; 8-bit octets or long lines in a part already encoded
+ *    (base64, quoted-printable, other) or in message/global (RFC 6532)
+ *    or another message/ type that must not be encoded, or in a
+ *    multipart whose boundary is unusable; any limit of mime_parse() hit
+ *    (depth MIME_DEPTH_MAX, parts, field size, parameters: a boundary or
+ *    an encoding could be missed); out's maximum reached; a write error
+ *    (its text, and no other, starts with "write: ").
+ * NUL octets of a 7-bit part are left as they are.  Every output line is
+ * 7-bit and at most 998 octets; encoded bodies decode (mime_qp_decode,
+ * mime_base64_decode) to the original octets, LF line ends as CRLF.
+ * Returns 1 when converted (written), 0 when nothing had to be done, -1.
+ * mime_7bit() appends to out (a prefix of the output on failure);
+ * mime_7bit_fd() writes to fd, holding at most 128 KiB of output.
+ */
+int	 mime_7bit(struct buf *out, const uint8_t *msg, size_t len,
+	    char **err_r);
+int	 mime_7bit_fd(int fd, const uint8_t *msg, size_t len, char **err_r);
+
 #endif

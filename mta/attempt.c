@@ -10,17 +10,30 @@
  * temporary unless every failure was permanent.  Under TLS policy "may" a
  * failed handshake is retried once on the same address in plaintext, as
  * Postfix does.
+ *
+ * A peer without 8BITMIME gets an 8-bit message converted to 7-bit MIME
+ * (smtp_8bit_conversion, lib/mime_7bit: RFC 6152 §3 forbids sending it
+ * 8-bit data, RFC 1652 §3 allows the conversion): once per request, on
+ * the first such peer, synchronously (the input mapped, the output in a
+ * memfd that later addresses get too); then the transaction runs again on
+ * the same address.  A message that cannot be converted (8-bit headers,
+ * message/global...) or conversion turned off bounces with 5.6.3; a
+ * failure of ours (memory, a system call) defers the message (4.3.0).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <bsd/string.h>
 
+#include "buf.h"
 #include "ev.h"
 #include "log.h"
+#include "mime.h"
 #include "proto_mta.h"
 #include "proto_queue.h"
 #include "xmalloc.h"
@@ -133,9 +146,6 @@ attempt_results(struct mta_req *r, const struct smtp_client_result *res)
 {
 	bool	 dsn = res->caps.flags & SMTP_CAP_DSN;
 
-	if (res->status == SMTP_CLIENT_NEED_7BIT)
-		log_info("%s: %s: no conversion to 7bit, bounced", r->queue_id,
-		    r->relay);
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		struct mta_rcpt		*rc = &r->rcpts[i];
 		const struct smtp_client_dsn *d = &r->srcpts[i].result;
@@ -159,6 +169,112 @@ attempt_results(struct mta_req *r, const struct smtp_client_result *res)
 	req_done(r);
 }
 
+/* ---- 8-bit to 7-bit MIME ---- */
+
+/*
+ * The message in 7-bit MIME into a memfd: 1 (r->conv_fd set), 0 when it
+ * is 7-bit already, -1 with *err_r, *local_r telling a failure of ours
+ * (memory, a system call) from a message that cannot be converted.  The
+ * input is mapped, not read: only the output takes memory.
+ */
+static int
+attempt_convert(struct mta_req *r, char **err_r, bool *local_r)
+{
+	void	*map;
+	int	 fd, rc;
+
+	*local_r = true;
+	if (r->size == 0)
+		return 0;
+	if (r->size > SIZE_MAX || (map = mmap(NULL, (size_t)r->size,
+	    PROT_READ, MAP_PRIVATE, r->fd, 0)) == MAP_FAILED) {
+		*err_r = xasprintf("cannot map the message: %s",
+		    strerror(errno));
+		return -1;
+	}
+	if ((fd = memfd_create("wharf-7bit", MFD_CLOEXEC)) == -1) {
+		*err_r = xasprintf("memfd_create: %s", strerror(errno));
+		rc = -1;
+	} else if ((rc = mime_7bit_fd(fd, map, (size_t)r->size, err_r)) == 1)
+		r->conv_fd = fd;
+	else {
+		close(fd);
+		/* mime.h: write errors, and only they, say "write: " */
+		*local_r = rc == -1 && str_has_prefix(*err_r, "write: ");
+	}
+	munmap(map, (size_t)r->size);
+	return rc;
+}
+
+/* From now on the transaction is 7BIT, from conv_fd when converted. */
+static int
+attempt_tx_7bit(struct mta_req *r, char **err_r, bool *local_r)
+{
+	struct stat	 st;
+
+	r->tx.body = SMTP_CLIENT_BODY_7BIT;
+	r->converted = true;
+	if (r->conv_fd == -1)
+		return 0;
+	if (fstat(r->conv_fd, &st) == -1) {
+		*err_r = xasprintf("fstat: %s", strerror(errno));
+		*local_r = true;
+		return -1;
+	}
+	r->tx.msg_fd = r->conv_fd;
+	r->tx.msg_off = 0;
+	r->tx.msg_len = st.st_size;
+	r->tx.size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Bounced (5.6.3), or deferred (4.3.0) when the failure was ours. */
+static void
+attempt_7bit_failed(struct mta_req *r, char *why, bool local)
+{
+	const struct mta_target	*t = &r->targets[r->cur];
+	char			*text;
+
+	text = xasprintf("host %s[%s] does not support 8BITMIME and the "
+	    "message could not be converted: %s", t->name, t->addr, why);
+	log_info("%s: %s", r->queue_id, text);
+	req_fail_all(r, local ? MTA_TEMPFAIL : MTA_PERMFAIL,
+	    local ? "4.3.0" : "5.6.3", text);
+	free(text);
+	free(why);
+}
+
+/*
+ * SMTP_CLIENT_NEED_7BIT: nothing was sent (QUIT followed EHLO); convert
+ * and try the same address again, or bounce.
+ */
+static void
+attempt_7bit(struct mta_req *r)
+{
+	const struct mta_target	*t = &r->targets[r->cur];
+	char			*why = NULL;
+	bool			 local = false;
+	int			 rc = -1;
+
+	if (!r->m->conv_8bit)
+		why = xstrdup("conversion is turned off");
+	else if (r->converted)	/* not expected: tx is 7BIT */
+		why = xstrdup("the converted message was refused");
+	else if ((rc = attempt_convert(r, &why, &local)) != -1)
+		rc = attempt_tx_7bit(r, &why, &local);
+	if (rc == -1) {
+		attempt_7bit_failed(r, why, local);
+		return;
+	}
+	if (r->conv_fd != -1)
+		log_info("%s: converted to 7bit MIME for %s[%s]", r->queue_id,
+		    t->name, t->addr);
+	else
+		log_info("%s: no 8-bit content: sent as 7bit to %s[%s]",
+		    r->queue_id, t->name, t->addr);
+	attempt_next(r);
+}
+
 static void
 attempt_done(struct smtp_client *sc, const struct smtp_client_result *resp,
     void *arg)
@@ -174,6 +290,10 @@ attempt_done(struct smtp_client *sc, const struct smtp_client_result *resp,
 	    res.stage < SMTP_CLIENT_STAGE_MAIL;
 	if (res.tls_used)
 		attempt_log_tls(r, &res);
+	if (res.status == SMTP_CLIENT_NEED_7BIT) {
+		attempt_7bit(r);
+		return;
+	}
 	if (!session) {
 		attempt_results(r, &res);
 		return;

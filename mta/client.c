@@ -55,6 +55,8 @@ req_free(struct mta_req *r)
 	free(r->domain);
 	if (r->fd != -1)
 		close(r->fd);
+	if (r->conv_fd != -1)
+		close(r->conv_fd);
 	free(r);
 }
 
@@ -203,6 +205,7 @@ req_new(struct mta_client *cl, uint32_t id)
 	r->m = cl->m;
 	r->id = id;
 	r->fd = -1;
+	r->conv_fd = -1;
 	r->sock = -1;
 	r->start_ms = ev_now(cl->m->ev);
 	strlcpy(r->relay, "none", sizeof(r->relay));

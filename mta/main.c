@@ -12,12 +12,15 @@
  *	SO_PEERCRED: root, wharf_user, our own uid), each with the message
  *	as an open read-only fd; every field is validated.  Untrusted text
  *	(replies, addresses, DNS names) is sanitised before it is logged.
+ *	A message going to a peer without 8BITMIME is parsed as MIME
+ *	(lib/mime, bounded) to be converted to 7-bit.
  *	The AUTH password is sent only to the relayhost, only over TLS.
  * STANDARDS
  *	RFC 5321 (SMTP; 5.1 MX selection), RFC 7505 (null MX), RFC 3207
  *	(STARTTLS), RFC 7435 (opportunistic TLS), RFC 4954 (AUTH), RFC 1870
  *	(SIZE), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 3461 (DSN),
- *	RFC 3463 (enhanced status codes), RFC 2920 (PIPELINING).
+ *	RFC 3463 (enhanced status codes), RFC 2920 (PIPELINING), RFC 1652
+ *	§3 with RFC 2045 §6 (8-bit messages converted to 7-bit MIME).
  *
  * Each request is one transaction to one destination: the next hop
  * (transport_file, relayhost, else DNS: route.c), then up to
@@ -46,6 +49,7 @@ mta_settings(struct mta *m, const struct conf *c)
 	m->connect_timeout_ms = (uint64_t)conf_int(c, "smtp_connect_timeout");
 	m->helo_timeout_ms = (uint64_t)conf_int(c, "smtp_helo_timeout");
 	m->data_timeout_ms = (uint64_t)conf_int(c, "smtp_data_timeout");
+	m->conv_8bit = conf_bool(c, "smtp_8bit_conversion");
 	if (tls_level_parse(conf_str(c, "smtp_tls_security_level"),
 	    &m->tls_default) == -1)
 		m->tls_default = SMTP_TLS_MAY;	/* conf validated it */

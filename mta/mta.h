@@ -42,6 +42,7 @@ struct mta {
 	uint64_t		 connect_timeout_ms;
 	uint64_t		 helo_timeout_ms;
 	uint64_t		 data_timeout_ms;
+	bool			 conv_8bit;	/* smtp_8bit_conversion */
 	int			 listen_fd;
 	struct ev_io		*accept_io;
 	uid_t			 peers[3];
@@ -97,6 +98,8 @@ struct mta_req {
 	uint32_t		 body;
 	bool			 smtputf8;
 	int			 fd;		/* the message */
+	int			 conv_fd;	/* its 7-bit MIME form, -1 */
+	bool			 converted;	/* tx is 7BIT now */
 	struct mta_rcpt		*rcpts;
 	size_t			 nrcpts;
 

@@ -308,6 +308,7 @@ static const struct want_key want_keys[] = {
 	{ "smtp_connect_timeout", CONF_TIME, "30s", 1000, 600000, 0 },
 	{ "smtp_helo_timeout", CONF_TIME, "300s", 1000, 3600000, 0 },
 	{ "smtp_data_timeout", CONF_TIME, "600s", 1000, 3600000, 0 },
+	{ "smtp_8bit_conversion", CONF_BOOL, "yes", 0, 0, 0 },
 	{ "dns_servers", CONF_LIST, "", 0, 0, 0 },
 	{ "dns_dnssec", CONF_BOOL, "yes", 0, 0, 0 },
 	{ "dns_timeout", CONF_TIME, "10s", 100, 300000, 0 },
