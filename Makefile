@@ -11,8 +11,8 @@ DEB_PACKAGES = build-essential pkgconf clang libclang-rt-14-dev \
 	libssl-dev libpq-dev libbsd-dev libcmocka-dev libargon2-dev libcrypt-dev \
 	libunbound-dev \
 	postgresql-15 openssl python3 python3-pytest python3-argon2 \
-	procps psmisc passwd util-linux swaks dovecot-core whois isync curl \
-	nodejs postfix
+	procps psmisc passwd util-linux swaks dovecot-core whois isync mutt \
+	neomutt curl nodejs postfix
 
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
