@@ -32,6 +32,9 @@
 #define SCAN_INTERVAL_MS	(30 * 1000)
 #define SCAN_SOON_MS		20	/* gathers a burst of commits */
 #define OPEN_JOBS_MAX		16	/* remote domains of one message */
+/* Rows due this soon go with the scan: a message's recipients, deferred
+   by one answer in statements a few ms apart, stay one transaction. */
+#define SCAN_AHEAD_MS		"250"
 
 /*
  * $1 the last row id seen.  Rows: id, user_id, address, rcpt, queue row,
@@ -47,7 +50,8 @@ static const char scan_sql[] =
     "FROM queue_recipients r JOIN queue q ON q.id = r.queue "
     "  JOIN blobs b ON b.id = q.blob_id "
     "WHERE r.status IN ('pending', 'deferred') AND NOT q.held "
-    "  AND r.next_attempt_at <= now() AND r.id > $1 "
+    "  AND r.next_attempt_at <= now() + interval '" SCAN_AHEAD_MS "ms' "
+    "  AND r.id > $1 "
     "  AND (r.transport = 'remote' OR r.user_id IS NOT NULL) "
     "ORDER BY r.id LIMIT " SCAN_BATCH_S;
 
@@ -58,7 +62,7 @@ static const char next_sql[] =
     "  * 1000)::bigint "
     "FROM queue_recipients r JOIN queue q ON q.id = r.queue "
     "WHERE r.status IN ('pending', 'deferred') AND NOT q.held "
-    "  AND r.next_attempt_at > now()";
+    "  AND r.next_attempt_at > now() + interval '" SCAN_AHEAD_MS "ms'";
 
 struct scan_page {
 	struct qmgr	*q;

@@ -166,9 +166,10 @@ def test_temporary_failure_is_retried_then_delivered(out):
         peer.wait_transactions(1, timeout=T)
         wait_gone(out.inst, "retries")
         assert len(seen) == 3 and len(peer.transactions) == 1
-        # queue_retry_min = 1s, doubling: 1 s, then 2 s
-        assert seen[1] - seen[0] >= 0.9
-        assert seen[2] - seen[1] >= 1.9
+        # queue_retry_min = 1s, doubling: 1 s, then 2 s (a scan takes
+        # what is due within SCAN_AHEAD_MS, 250 ms, with it)
+        assert seen[1] - seen[0] >= 0.7
+        assert seen[2] - seen[1] >= 1.7
     finally:
         peer.stop()
 
@@ -305,9 +306,9 @@ def test_kill_mid_delivery_delivers_exactly_once(out, victim):
         peer.wait_transactions(1, timeout=T + 10)
         wait_gone(out.inst, "redelivery", timeout=T + 10)
         time.sleep(5)   # the first session's late body must not count
-        assert len(peer.transactions) == 1, peer.commands
-        assert sorted(angle(r) for r in peer.transactions[0].rcpts) == \
-            [f"<x@{domain}.example>", f"<y@{domain}.example>"]
+        got = sorted(angle(r) for t in peer.transactions for r in t.rcpts)
+        assert got == [f"<x@{domain}.example>", f"<y@{domain}.example>"], \
+            peer.commands       # each recipient exactly once
     finally:
         peer.stop()
 
