@@ -21,7 +21,7 @@
 
 #define DELIVER_TIMEOUT_MS	(10 * 60 * 1000)
 #define RECONNECT_MS		1000
-#define JOB_RETRIES		3	/* then the 30 s scan takes over */
+#define JOB_RETRIES		3	/* then a scan takes over */
 
 struct deliver_conn {
 	struct deliver_conn	*next;
@@ -102,9 +102,12 @@ deliver_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 		dispatch_kick(q);
 		return;
 	}
-	if (msg == NULL)
+	if (msg == NULL) {
 		log_warnx("%s: no answer from deliver; left for the next scan",
 		    job->queue_id);
+		/* soon, once deliver is back: not a whole scan interval */
+		scan_wake_in(q, 2 * RECONNECT_MS);
+	}
 	else if (msg->hdr.type != DELIVER_MSG_R || ipc_get_u32(msg, &n) == -1)
 		log_warnx("%s: bad answer from deliver", job->queue_id);
 	for (uint32_t i = 0; msg != NULL && i < n; i++) {

@@ -136,6 +136,7 @@ queue_retry_min = 1s
 # remote recipient a test did not route is deferred at once.
 dns_servers = 127.0.0.1:1
 dns_dnssec = no
+dns_timeout = 1s
 {extra}
 """
 

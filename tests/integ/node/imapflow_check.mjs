@@ -46,11 +46,14 @@ try {
 	if (idleSecs) {
 		// Tell the test we are idling; it then delivers a message.
 		console.error("IDLING");
+		let idleTimer;
 		out.exists = await new Promise((resolve) => {
 			client.on("exists", (d) => resolve(d.count));
-			setTimeout(() => resolve(null), Number(idleSecs) * 1000);
+			idleTimer = setTimeout(() => resolve(null),
+			    Number(idleSecs) * 1000);
 			client.idle();
 		});
+		clearTimeout(idleTimer);	/* else node lives on until it fires */
 	}
 } finally {
 	lock.release();
