@@ -1,9 +1,9 @@
 #!/bin/sh
 # Build every libFuzzer target with clang and run each for a while over its
-# seed corpus.  "smoke" (make check): FUZZ_SECONDS each, default 15.
+# seed corpus.  "smoke" (make check): FUZZ_SECONDS each, default 10.
 # Usage: tools/fuzz.sh smoke|long tests/fuzz/fuzz_*.c
 mode=$1; shift
-secs=${FUZZ_SECONDS:-15}
+secs=${FUZZ_SECONDS:-10}
 [ "$mode" = long ] && secs=${FUZZ_SECONDS:-600}
 out=build/fuzz
 mkdir -p "$out"
