@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +350,15 @@ net_accept(int listen_fd, char *addr, size_t size)
 			log_warn("accept");
 		return -1;
 	}
+	/*
+	 * lib/io already gathers what one turn of the loop writes into one
+	 * write(2); Nagle would hold a reply back until the peer ACKs the
+	 * previous one, which a delayed ACK makes 40 ms.
+	 */
+	if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
+	    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int)) == -1)
+		log_warn("setsockopt TCP_NODELAY");
 	net_addr_str((struct sockaddr *)&ss, buf, sizeof(buf));
 	if ((p = strrchr(buf, ':')) != NULL)
 		*p = '\0';		/* the port */
