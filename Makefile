@@ -63,7 +63,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 SQL_FILES := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 GEN_MIGRATIONS := $(BUILD)/gen/migrations.c
 
-.PHONY: all check run install clean deps unit integ fuzz-smoke style \
+.PHONY: all check run install clean deps unit unit-bin integ fuzz-smoke style \
 	asan check-build
 .DEFAULT_GOAL := all
 .SECONDEXPANSION:
@@ -107,6 +107,8 @@ deps:
 style:
 	@sh tools/style-check.sh
 
+unit-bin: $(UNIT_BIN)
+
 unit: $(UNIT_BIN)
 	@sh tools/run-unit.sh $(BUILD) $(UNIT_BIN)
 
@@ -125,10 +127,13 @@ asan:
 fuzz-smoke:
 	@sh tools/fuzz.sh smoke $(FUZZ_SRC)
 
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+
 check: deps
 	$(MAKE) style
-	$(MAKE) all
+	$(MAKE) -j$(NPROC) all unit-bin
 	$(MAKE) unit
+	$(MAKE) -j$(NPROC) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' all unit-bin
 	$(MAKE) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' unit
 	$(MAKE) integ
 	$(MAKE) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' integ
