@@ -63,7 +63,8 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 SQL_FILES := $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 GEN_MIGRATIONS := $(BUILD)/gen/migrations.c
 
-.PHONY: all check run install clean deps unit unit-bin integ fuzz-smoke style \
+.PHONY: all check run install clean deps unit unit-bin integ integ-both \
+	fuzz-smoke style \
 	asan check-build
 .DEFAULT_GOAL := all
 .SECONDEXPANSION:
@@ -118,8 +119,23 @@ $(NODE_DEPS): tests/integ/node/package-lock.json
 	cd tests/integ/node && npm ci --no-audit --no-fund --loglevel=error
 
 PYTEST = timeout 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider
+WHARF_TEST_SLOT ?= 0
 integ: $(PROG_BIN) $(NODE_DEPS)
-	cd $(CURDIR)/tests/integ && WHARF_BUILD=$(CURDIR)/$(BUILD) $(PYTEST) .
+	cd $(CURDIR)/tests/integ && WHARF_BUILD=$(CURDIR)/$(BUILD) \
+		WHARF_TEST_SLOT=$(WHARF_TEST_SLOT) $(PYTEST) .
+
+# The plain and the sanitizer suites at once (both mostly wait on
+# sockets and fsync), in slots 0 and 1: tests/integ/conftest.py gives
+# each its own ports and loopback addresses.  Logs are shown at the end.
+ASAN_MAKE = $(MAKE) BUILD=build/asan SAN=1 CFLAGS='-O1 -g'
+integ-both: $(NODE_DEPS)
+	@mkdir -p $(BUILD); rc=0; \
+	$(MAKE) integ WHARF_TEST_SLOT=0 >$(BUILD)/integ.log 2>&1 & p1=$$!; \
+	$(ASAN_MAKE) integ WHARF_TEST_SLOT=1 >$(BUILD)/integ-asan.log 2>&1 & \
+	p2=$$!; wait $$p1 || rc=1; wait $$p2 || rc=1; \
+	echo "== integration tests"; cat $(BUILD)/integ.log; \
+	echo "== integration tests under ASan+UBSan"; \
+	cat $(BUILD)/integ-asan.log; exit $$rc
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' all
@@ -135,8 +151,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) -j$(NPROC) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' all unit-bin
 	$(MAKE) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' unit
-	$(MAKE) integ
-	$(MAKE) BUILD=build/asan SAN=1 CFLAGS='-O1 -g' integ
+	$(MAKE) integ-both
 	$(MAKE) fuzz-smoke
 	@echo "make check: all passed"
 

@@ -68,16 +68,30 @@ def ephemeral_range():
         return 32768, 60999
 
 
+# make check runs the plain and the sanitizer suites at once: each has
+# its own slot (WHARF_TEST_SLOT 0 or 1), so their listeners never meet:
+# half the port range each, and 127.<slot>.0.0/16 for fixed addresses.
+SLOT = int(os.environ.get("WHARF_TEST_SLOT", "0"))
+
+
+def slot_addr(last):
+    """A fixed loopback address of this suite's slot: 127.SLOT.0.last."""
+    return f"127.{SLOT}.0.{last}"
+
+
 def free_port():
     """A free loopback port for a listener, never handed out before in
     this run and outside the kernel's ephemeral range: a port picked from
     that range can be taken by any outgoing connection (a client socket
     of an earlier test) before the master binds it."""
     lo, hi = ephemeral_range()
-    candidates = [(1025, lo - 1)] if lo > 11000 else [(hi + 1, 65535)]
+    candidates = [(10000, lo - 1)] if lo > 11000 else [(hi + 1, 65535)]
     first, last = candidates[0]
+    half = (last - first) // 2
+    first, last = (first, first + half) if SLOT == 0 else \
+        (first + half + 1, last)
     while True:
-        port = random.randint(max(first, 10000), last)
+        port = random.randint(first, last)
         if port in USED_PORTS:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -15,15 +15,15 @@ import tempfile
 
 import pytest
 
-from conftest import Instance, wait_for
+from conftest import Instance, slot_addr, wait_for
 from dsn_check import check as dsn_check
 from mailstore import inbox, queue_dump, read_blob, wait_inbox
 from postfix_peer import PostfixPeer
 
 T = 30
 PW = "correct horse"
-PF_ADDR = "127.0.0.77"
-W2_ADDR = "127.0.0.78"
+PF_ADDR = slot_addr(77)
+W2_ADDR = slot_addr(78)
 HERE = os.path.dirname(os.path.abspath(__file__))
 DNS_SERVER = os.path.join(HERE, "..", "dns_server.py")
 
@@ -125,8 +125,8 @@ def test_submission_to_postfix_found_by_mx_over_starttls(net):
     assert ours.endswith(msg.replace(b"\r\n", b"\n")), ours.decode()
     assert b"using TLSv1." in got          # Postfix's Received: says TLS
     log = one.read_log()
-    assert "relay=mx.pf.example[127.0.0.77]:25" in log
-    assert "TLS connection established to mx.pf.example[127.0.0.77]:25" \
+    assert f"relay=mx.pf.example[{PF_ADDR}]:25" in log
+    assert f"TLS connection established to mx.pf.example[{PF_ADDR}]:25" \
         in log
     assert "status=sent" in pf.log()
 
