@@ -13,6 +13,11 @@ DEB_PACKAGES = build-essential pkgconf clang libclang-rt-14-dev \
 	postgresql-15 openssl python3 python3-pytest python3-argon2 \
 	procps psmisc passwd util-linux swaks dovecot-core whois isync mutt \
 	neomutt curl nodejs postfix
+# Only for `make bench`: the reference Dovecot it measures Wharf against
+# (with the Postfix above; started by bench/run.py on loopback, never as
+# services).
+BENCH_PACKAGES = dovecot-imapd dovecot-lmtpd
+BENCH_ARGS ?=
 
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
@@ -65,7 +70,7 @@ GEN_MIGRATIONS := $(BUILD)/gen/migrations.c
 
 .PHONY: all check run install clean deps unit unit-bin integ integ-both \
 	fuzz-smoke style \
-	asan check-build
+	asan check-build bench
 .DEFAULT_GOAL := all
 .SECONDEXPANSION:
 
@@ -157,6 +162,19 @@ check: deps
 
 run: deps all
 	@sh tools/run.sh $(CURDIR)/$(BUILD)
+
+# make bench: Wharf side by side with Postfix + Dovecot (bench/README.md).
+# BENCH_ARGS=--quick for a short run, --only smtp,imap for a subset.
+IMAPLOAD_SRC = bench/imapload.c bench/imapload_msg.c
+$(BUILD)/imapload: $(IMAPLOAD_SRC) bench/imapload.h $(LIBWHARF)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(IMAPLOAD_SRC) \
+		$(LIBWHARF) $(PKG_LIBS)
+
+bench:
+	@sh tools/deps.sh $(DEB_PACKAGES) $(BENCH_PACKAGES)
+	$(MAKE) all
+	$(MAKE) $(BUILD)/imapload
+	/usr/bin/python3 bench/run.py --build $(CURDIR)/$(BUILD) $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \
