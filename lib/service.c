@@ -17,6 +17,8 @@
 #include "service.h"
 #include "xmalloc.h"
 
+#define SERVICE_NOFILE	65536
+
 #define CONF_SNAPSHOT_MAX	(1024 * 1024)
 
 static const struct service_ops *ops;
@@ -225,6 +227,13 @@ service_main(int argc, char *argv[], const struct service_ops *o)
 	proc_title_init(argc, argv, NULL);
 	log_init(o->name, LOG_TO_STDERR, LOG_LEVEL_INFO);
 	signal(SIGPIPE, SIG_IGN);
+	/* A socket per client, a file per message: the soft limit of
+	   descriptors (often 1024) up to the hard one, at most this. */
+	if (proc_limits(SERVICE_NOFILE, false, &err) == -1) {
+		log_warnx("%s", err);
+		free(err);
+		err = NULL;
+	}
 	svc.ev = ev_new();
 	term = ev_signal_add(svc.ev, SIGTERM, on_sigterm, &svc);
 	intr = ev_signal_add(svc.ev, SIGINT, on_sigterm, &svc);

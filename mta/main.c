@@ -90,7 +90,6 @@ static int
 mta_init(struct service *svc, char **err_r)
 {
 	struct mta	*m = &mta;
-	char		*err = NULL;
 
 	m->svc = svc;
 	m->ev = svc->ev;
@@ -106,11 +105,6 @@ mta_init(struct service *svc, char **err_r)
 	mta_settings(m, svc->conf);
 	if (tables_load(m, err_r) == -1 || mta_dns_new(m, err_r) == -1)
 		return -1;
-	/* A message fd and a socket per delivery in flight. */
-	if (proc_limits(65536, false, &err) == -1) {
-		log_warnx("%s", err);
-		free(err);
-	}
 	m->peers[m->npeers++] = 0;
 	mta_add_peer(m, "wharf_user");
 	return 0;

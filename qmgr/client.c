@@ -16,6 +16,7 @@
 #include <bsd/string.h>
 
 #include "blob.h"
+#include "conf.h"
 #include "ev.h"
 #include "ipc.h"
 #include "log.h"
@@ -24,7 +25,6 @@
 #include "xmalloc.h"
 #include "qmgr.h"
 
-#define SPOOLS_PER_CLIENT	16
 #define STR_MAX			1024
 
 struct spool {
@@ -42,7 +42,8 @@ struct qmgr_client {
 	struct ipc_conn		*conn;
 	bool			 hello;
 	pid_t			 pid;
-	struct spool		 spools[SPOOLS_PER_CLIENT];
+	struct spool		*spools;	/* one per session in DATA */
+	size_t			 nspools;	/* smtpd_connection_limit */
 };
 
 /* A commit in flight; cl is NULL once the client has gone. */
@@ -79,9 +80,10 @@ client_free(struct qmgr_client *cl)
 		}
 	for (struct commit_ctx *c = cl->commits; c != NULL; c = c->next)
 		c->cl = NULL;
-	for (size_t i = 0; i < SPOOLS_PER_CLIENT; i++)
+	for (size_t i = 0; i < cl->nspools; i++)
 		spool_drop(q, &cl->spools[i], !cl->spools[i].committing);
 	ipc_conn_free(&cl->conn);
+	free(cl->spools);
 	free(cl);
 }
 
@@ -98,7 +100,7 @@ client_free_all(struct qmgr *q)
 static struct spool *
 spool_find(struct qmgr_client *cl, const char *name)
 {
-	for (size_t i = 0; i < SPOOLS_PER_CLIENT; i++)
+	for (size_t i = 0; i < cl->nspools; i++)
 		if (cl->spools[i].fd != -1 &&
 		    strcmp(cl->spools[i].name, name) == 0)
 			return &cl->spools[i];
@@ -126,7 +128,7 @@ client_spool(struct qmgr_client *cl, struct ipc_msg *msg)
 	char		*err;
 	int		 dup_fd;
 
-	for (size_t i = 0; i < SPOOLS_PER_CLIENT && s == NULL; i++)
+	for (size_t i = 0; i < cl->nspools && s == NULL; i++)
 		if (cl->spools[i].fd == -1)
 			s = &cl->spools[i];
 	if (ipc_get_end(msg) == -1 || s == NULL) {
@@ -335,10 +337,14 @@ client_accept(int fd, unsigned events, void *arg)
 	struct qmgr_client	*cl = xcalloc(1, sizeof(*cl));
 
 	cl->q = q;
-	for (size_t i = 0; i < SPOOLS_PER_CLIENT; i++)
+	/* Every session of an smtpd may be in DATA at once. */
+	cl->nspools = (size_t)conf_int(q->svc->conf, "smtpd_connection_limit");
+	cl->spools = xcalloc(cl->nspools, sizeof(*cl->spools));
+	for (size_t i = 0; i < cl->nspools; i++)
 		cl->spools[i].fd = -1;
 	if ((cl->conn = ipc_accept(q->svc->ev, fd, q->peers, q->npeers,
 	    &client_handler, cl, &cl->pid)) == NULL) {
+		free(cl->spools);
 		free(cl);
 		return;
 	}
