@@ -37,8 +37,8 @@
 #include "imapd.h"
 #include "fetch.h"
 
-#define FETCH_BATCH	500
-#define FETCH_BATCH_BIG	100		/* with ENVELOPE, BODYSTRUCTURE */
+#define FETCH_BATCH	5000		/* a query is ~ms: few, not small */
+#define FETCH_BATCH_BIG	500		/* with ENVELOPE, BODYSTRUCTURE */
 #define FETCH_HIWAT	(1024 * 1024)	/* output queued: wait for it */
 #define FETCH_CHUNK	(256 * 1024)	/* octets per write */
 #define PLAN_FLUSH	(64 * 1024)	/* send what was built */
