@@ -3,6 +3,7 @@ import os
 import time
 
 from conftest import wait_for
+from dsn_check import check as dsn_check
 
 
 def blob_path(inst, name):
@@ -47,3 +48,14 @@ def wait_inbox(inst, user, n, domain="a.test", timeout=30):
     rows = inbox(inst, user, domain)
     assert len(rows) == n, rows
     return rows
+
+
+def notices(inst, user="alice", domain="a.test"):
+    """[(summary, bytes, blob)] of the delivery status notifications in
+    user's INBOX, each checked by dsn_check (which raises if malformed)."""
+    found = []
+    for _, blob in inbox(inst, user, domain):
+        data = read_blob(inst, blob)
+        if b"multipart/report" in data.split(b"\r\n\r\n", 1)[0]:
+            found.append((dsn_check(data), data, blob))
+    return found

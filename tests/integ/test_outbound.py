@@ -17,8 +17,7 @@ import time
 import pytest
 
 from conftest import Instance, free_port, wait_for
-from dsn_check import check as dsn_check
-from mailstore import inbox, queue_dump, read_blob
+from mailstore import inbox, notices, queue_dump
 from smtp_peer import Peer
 
 T = 30
@@ -85,16 +84,6 @@ def out():
 
 def queue_empty(inst):
     return inst.psql("select count(*) from queue") == "0"
-
-
-def notices(inst):
-    """DSNs in alice's INBOX, checked and summarised (dsn_check)."""
-    found = []
-    for _, blob in inbox(inst, "alice"):
-        data = read_blob(inst, blob)
-        if b"multipart/report" in data.split(b"\r\n\r\n", 1)[0]:
-            found.append((dsn_check(data), data, blob))
-    return found
 
 
 def wait_notices(inst, n, timeout=T):

@@ -16,8 +16,7 @@ import tempfile
 import pytest
 
 from conftest import Instance, slot_addr, wait_for
-from dsn_check import check as dsn_check
-from mailstore import inbox, queue_dump, read_blob, wait_inbox
+from mailstore import notices, queue_dump, read_blob, wait_inbox
 from postfix_peer import PostfixPeer
 
 T = 30
@@ -96,15 +95,6 @@ def message(subject):
             f"Body of {subject}.\r\n.dot line\r\n").encode()
 
 
-def notices(inst):
-    found = []
-    for _, blob in inbox(inst, "alice"):
-        data = read_blob(inst, blob)
-        if b"multipart/report" in data.split(b"\r\n\r\n", 1)[0]:
-            found.append(dsn_check(data))
-    return found
-
-
 def test_submission_to_postfix_found_by_mx_over_starttls(net):
     one, _, pf = net
     msg = message("to-postfix")
@@ -154,7 +144,7 @@ def test_null_mx_loop_and_unknown_user_bounce(net):
     wait_for(lambda: len(notices(one)) >= before + 3, T,
              "three notices\n" + queue_dump(one))
     groups = {g["final-recipient"].split(";")[1].strip(): g
-              for n in notices(one)[before:] for g in n["recipients"]}
+              for n, _, _ in notices(one)[before:] for g in n["recipients"]}
     assert groups["x@nullmx.example"]["status"] == "5.1.10"
     assert groups["x@nullmx.example"]["action"] == "failed"
     g = groups["nobody@pf.example"]

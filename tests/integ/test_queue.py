@@ -12,6 +12,7 @@ import pytest
 
 import conftest
 from conftest import wait_for
+from mailstore import blob_path
 from wharfipc import Conn, IPC_HELLO, put_str, put_u32
 
 QUEUE_PROTO = 4
@@ -51,10 +52,6 @@ def enqueue(inst, sender, rcpts, body):
     status, qid = r.u32(), r.str()
     c.close()
     return status, qid
-
-
-def blob_path(inst, name):
-    return os.path.join(inst.dir, "state", "blobs", name[:2], name[2:4], name)
 
 
 def inbox(inst, user):
