@@ -1,10 +1,25 @@
 /*
  * db — PostgreSQL through libpq, asynchronously on lib/ev (db.h).
  *
- * One struct db is one connection and a FIFO of queries, one in flight.
- * Connecting and query I/O never block: PQconnectStart/PQconnectPoll, then
- * PQsendQueryParams + PQflush on a non-blocking connection, results read
- * with PQconsumeInput/PQisBusy/PQgetResult when the socket is readable.
+ * One struct db is one connection and a FIFO of queries.  Connecting and
+ * query I/O never block: PQconnectStart/PQconnectPoll, then libpq's
+ * pipeline mode on a non-blocking connection, results read with
+ * PQconsumeInput/PQisBusy/PQgetResult when the socket is readable.
+ *
+ * Whatever is queued when the connection is free goes out at once (up to
+ * DB_PIPELINE_MAX queries), so the server runs them back to back instead
+ * of waiting a round trip, and a scheduling delay of this process, between
+ * each.  Each query is followed by a Sync, so each is its own transaction
+ * as before; on a db in batch mode (db_set_batch) the group shares one
+ * Sync and so one transaction, one commit and one WAL flush: a group
+ * commit.  A group in which anything failed was rolled back as a whole;
+ * its queries are then run again one by one ("alone"), so a caller sees
+ * exactly the answer its query gets on its own.  The next group is sent
+ * when every answer of the last one is in.
+ *
+ * A text sent a second time on a connection is prepared (db_stmt.h) and
+ * executed by name from then on, which spares the server parsing and
+ * planning it again.
  * The one blocking step is the cancel request of a timed-out query
  * (PQcancel opens a second, short connection and waits for it): quick on
  * a UNIX socket or a LAN, and only taken on an already slow path.
@@ -30,6 +45,8 @@
 
 #include "buf.h"
 #include "db.h"
+#include "db_private.h"
+#include "db_stmt.h"
 #include "ev.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -38,9 +55,8 @@
 #define DB_BACKOFF_MAX_MS	30000
 #define DB_CONNECT_TIMEOUT_MS	10000
 #define DB_MAX_PARAMS		65535	/* the wire protocol's limit */
-/* pg_advisory_lock() key serialising db_migrate(): "Wharf" in ASCII. */
-#define DB_MIGRATE_LOCK		"374345675366"
 #define DB_LOG_MAX		512
+#define DB_PIPELINE_MAX		64	/* queries sent in one go */
 
 struct db_query {
 	TAILQ_ENTRY(db_query)	 entry;
@@ -51,6 +67,19 @@ struct db_query {
 	struct ev_timer		*timer;	/* deadline; NULL: none */
 	db_result_fn		*cb;	/* NULL once answered (timed out) */
 	void			*arg;
+	bool			 alone;	/* a retry: own transaction, as text */
+	bool			 retried; /* after a stray cancel, once */
+	bool			 in_flight; /* in db->sent, not db->queue */
+	/* While in flight: */
+	enum db_stmt_action	 act;	/* how */
+	char			 stmt[DB_STMT_NAME];
+	unsigned		 ends;	/* query ends (NULL results) still due:
+					   2 while a PREPARE is ahead of it */
+	bool			 sync;	/* last of its group: a Sync follows */
+	unsigned		 cancels; /* db->cancels when sent */
+	PGresult		*res;	/* its first result */
+	char			*err;	/* or its first error */
+	char			 sqlstate[6];	/* err's SQLSTATE, or "" */
 };
 TAILQ_HEAD(db_queries, db_query);
 
@@ -70,9 +99,10 @@ struct db {
 	struct ev_timer		*kick;		/* send from the loop */
 	unsigned		 backoff_ms;
 	struct db_queries	 queue;		/* not yet sent */
-	struct db_query		*cur;		/* in flight */
-	PGresult		*res;		/* cur's result so far */
-	char			*err;		/* cur's error so far */
+	struct db_queries	 sent;		/* in flight, in order */
+	struct db_stmts		*stmts;		/* prepared on this conn */
+	bool			 batch;		/* db_set_batch() */
+	unsigned		 cancels;	/* cancel requests made */
 	unsigned		 depth;		/* loop entries running */
 	bool			 dying;		/* db_free() called */
 	char			*channel;	/* db_listen(); NULL: none */
@@ -87,7 +117,7 @@ static void	db_send_next(struct db *);
 static void	db_io_cb(int, unsigned, void *);
 
 /* A trimmed malloc'd copy of a libpq message. */
-static char *
+char *
 db_errdup(const char *msg)
 {
 	if (msg == NULL || *msg == '\0')
@@ -106,7 +136,7 @@ db_log_warn(const char *what, const char *msg)
 }
 
 /* Notices ("relation already exists, skipping") go to the debug log. */
-static void
+void
 db_notice(void *arg, const char *msg)
 {
 	char	*m = db_errdup(msg);
@@ -143,6 +173,8 @@ db_query_free(struct db_query *q)
 	int	 i;
 
 	ev_timer_del(&q->timer);
+	PQclear(q->res);
+	free(q->err);
 	for (i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	free(q->params);
@@ -162,18 +194,37 @@ db_query_done(struct db_query *q, PGresult *res, const char *err)
 		cb(res, err, arg);
 }
 
+/* Answer a query with what the server said, freeing it. */
 static void
-db_cur_clear(struct db *db)
+db_query_answer(struct db_query *q)
 {
-	db->cur = NULL;
-	PQclear(db->res);
-	db->res = NULL;
-	free(db->err);
-	db->err = NULL;
+	PGresult	*res = q->res;
+	char		*err = q->err;
+
+	q->res = NULL;
+	q->err = NULL;
+	if (res == NULL && err == NULL)
+		err = xstrdup("no result");
+	db_query_done(q, err == NULL ? res : NULL, err);
+	PQclear(res);
+	free(err);
+}
+
+/* Forget what a sent query got, to send it again. */
+static void
+db_query_unsend(struct db_query *q)
+{
+	PQclear(q->res);
+	q->res = NULL;
+	free(q->err);
+	q->err = NULL;
+	q->sqlstate[0] = '\0';
+	q->sync = false;
+	q->in_flight = false;
 }
 
 /*
- * Fail the query in flight and every queued one.  They are moved to a
+ * Fail the queries in flight and every queued one.  They are moved to a
  * private list first: a callback's db_query() lands in the (now empty)
  * queue and waits for the next connection instead of failing here too.
  * Callers do nothing after this: a callback may have freed the db.
@@ -185,10 +236,8 @@ db_fail_all(struct db *db, const char *err)
 	struct db_query		*q;
 
 	TAILQ_INIT(&doomed);
-	if (db->cur != NULL)
-		TAILQ_INSERT_TAIL(&doomed, db->cur, entry);
+	TAILQ_CONCAT(&doomed, &db->sent, entry);
 	TAILQ_CONCAT(&doomed, &db->queue, entry);
-	db_cur_clear(db);
 	while ((q = TAILQ_FIRST(&doomed)) != NULL) {
 		TAILQ_REMOVE(&doomed, q, entry);
 		db_query_done(q, NULL, err);
@@ -207,6 +256,7 @@ db_destroy(struct db *db)
 {
 	free(db->conninfo);
 	free(db->channel);
+	db_stmts_free(&db->stmts);
 	free(db);
 }
 
@@ -226,6 +276,7 @@ db_close(struct db *db)
 	PQfinish(db->conn);
 	db->conn = NULL;
 	db->state = DB_STATE_IDLE;
+	db_stmts_clear(db->stmts);
 }
 
 static void
@@ -305,7 +356,8 @@ db_connect_start(struct db *db)
 static void
 db_ready(struct db *db)
 {
-	if (PQsetnonblocking(db->conn, 1) == -1) {
+	if (PQsetnonblocking(db->conn, 1) == -1 ||
+	    PQenterPipelineMode(db->conn) != 1) {
 		db_connect_failed_conn(db);
 		return;
 	}
@@ -359,21 +411,69 @@ db_flush(struct db *db)
 	ev_io_set(db->io, r == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
+/*
+ * Send one query: text parameters, text results; prepared first when its
+ * text comes a second time.  The statement is entered at once, so that a
+ * same text later in this pipeline runs it by name too.
+ */
+static int
+db_send_query(struct db *db, struct db_query *q)
+{
+	const char *const	*params = (const char *const *)q->params;
+
+	q->act = q->alone ? DB_STMT_PLAIN : db_stmts_lookup(db->stmts, q->sql,
+	    q->stmt);
+	q->ends = 1;
+	q->cancels = db->cancels;
+	if (q->act == DB_STMT_PREPARE) {
+		if (PQsendPrepare(db->conn, q->stmt, q->sql, q->nparams,
+		    NULL) == 0)
+			return -1;
+		db_stmts_add(db->stmts, q->sql, q->stmt);
+		q->ends = 2;
+	}
+	if (q->act == DB_STMT_PLAIN)
+		return PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
+		    params, NULL, NULL, 0) == 0 ? -1 : 0;
+	return PQsendQueryPrepared(db->conn, q->stmt, q->nparams, params,
+	    NULL, NULL, 0) == 0 ? -1 : 0;
+}
+
+/*
+ * Send what is queued, once every answer of the last group is in: each
+ * query with its own Sync, or (batch) all up to a retry with one Sync.
+ */
 static void
 db_send_next(struct db *db)
 {
-	struct db_query	*q;
+	struct db_query	*q, *last = NULL;
+	unsigned	 n;
 
-	if (db->state != DB_STATE_READY || db->cur != NULL ||
-	    (q = TAILQ_FIRST(&db->queue)) == NULL)
+	if (db->state != DB_STATE_READY || !TAILQ_EMPTY(&db->sent))
 		return;
-	TAILQ_REMOVE(&db->queue, q, entry);
-	db->cur = q;
-	/* Text parameters, text results. */
-	if (PQsendQueryParams(db->conn, q->sql, q->nparams, NULL,
-	    (const char *const *)q->params, NULL, NULL, 0) == 0) {
-		db_lost(db);
+	for (n = 0; n < DB_PIPELINE_MAX &&
+	    (q = TAILQ_FIRST(&db->queue)) != NULL; n++) {
+		if (q->alone && last != NULL && !last->sync)
+			break;
+		TAILQ_REMOVE(&db->queue, q, entry);
+		TAILQ_INSERT_TAIL(&db->sent, q, entry);
+		q->in_flight = true;
+		last = q;
+		q->sync = !db->batch || q->alone;
+		if (db_send_query(db, q) == -1 ||
+		    (q->sync && PQpipelineSync(db->conn) != 1)) {
+			db_lost(db);
+			return;
+		}
+	}
+	if (last == NULL)
 		return;
+	if (!last->sync) {
+		last->sync = true;
+		if (PQpipelineSync(db->conn) != 1) {
+			db_lost(db);
+			return;
+		}
 	}
 	db_flush(db);
 }
@@ -388,11 +488,12 @@ db_kick_cb(void *arg)
 	db_leave(db);
 }
 
-/* Keep the first result (or error) of the query in flight. */
+/* Keep the first result (or error) of a query. */
 static void
-db_keep(struct db *db, PGresult *res)
+db_keep(struct db *db, struct db_query *q, PGresult *res)
 {
 	ExecStatusType	 st = PQresultStatus(res);
+	const char	*state;
 
 	if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT ||
 	    st == PGRES_COPY_BOTH) {
@@ -401,50 +502,164 @@ db_keep(struct db *db, PGresult *res)
 		db_lost(db);
 		return;
 	}
+	/* A PREPARE's own result says nothing but whether it failed. */
 	if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) &&
-	    db->res == NULL) {
-		db->res = res;
+	    q->res == NULL && q->ends == 1) {
+		q->res = res;
 		return;
 	}
 	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK &&
-	    db->err == NULL)
-		db->err = db_errdup(st == PGRES_EMPTY_QUERY ? "empty query" :
+	    q->err == NULL) {
+		q->err = db_errdup(st == PGRES_EMPTY_QUERY ? "empty query" :
+		    st == PGRES_PIPELINE_ABORTED ? "batch aborted" :
 		    PQresultErrorMessage(res));
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		(void)snprintf(q->sqlstate, sizeof(q->sqlstate), "%s",
+		    state != NULL ? state : "");
+	}
 	PQclear(res);
 }
 
-/* The query in flight is complete: answer it, send the next. */
+/* One of q's results has ended (libpq's NULL). */
 static void
-db_finish(struct db *db)
+db_query_end(struct db *db, struct db_query *q)
 {
-	struct db_query	*q = db->cur;
-	PGresult	*res = db->res;
-	char		*err = db->err;
+	q->ends--;
+	/* The PREPARE failed (the text itself is wrong): not a statement. */
+	if (q->ends == 1 && q->err != NULL)
+		db_stmts_remove(db->stmts, q->stmt);
+}
 
-	db->cur = NULL;
-	db->res = NULL;
-	db->err = NULL;
-	if (res == NULL && err == NULL)
-		err = xstrdup("no result");
-	db_query_done(q, err == NULL ? res : NULL, err);
+/*
+ * Should q, answered on its own, rather run again (alone, as text)?  When
+ * it failed only because a prepared statement went stale (26000: gone
+ * after a DISCARD ALL or behind a transaction-pooling proxy; 0A000: a
+ * schema change altered its result type), or because the cancel meant for
+ * a timed-out neighbour reached it (57014 while a cancel was made).  The
+ * failed attempt did not change anything.
+ */
+static bool
+db_retry(struct db *db, struct db_query *q)
+{
+	bool	 gone = strcmp(q->sqlstate, "26000") == 0;
+
+	if (q->err == NULL || q->cb == NULL)
+		return false;
+	if (q->act == DB_STMT_PREPARED && (gone ||
+	    strcmp(q->sqlstate, "0A000") == 0)) {
+		log_info("db: prepared statement %s failed (%s), running it "
+		    "as text", q->stmt, q->sqlstate);
+		db_stmts_clear(db->stmts);
+		if (gone)
+			db_stmts_disable(db->stmts);
+		return true;
+	}
+	if (strcmp(q->sqlstate, "57014") == 0 && !q->retried &&
+	    q->cancels != db->cancels) {
+		q->retried = true;
+		return true;
+	}
+	return false;
+}
+
+/* Put q back at the head of the queue, to run alone. */
+static void
+db_requeue(struct db *db, struct db_query *q)
+{
+	db_query_unsend(q);
+	q->alone = true;
+	TAILQ_INSERT_HEAD(&db->queue, q, entry);
+}
+
+/*
+ * A group's Sync is in: its transaction is over.  If it held several
+ * queries and one failed, all were rolled back: each runs again alone.
+ * Otherwise each is answered (or retried, db_retry()).
+ */
+static void
+db_group_done(struct db *db, struct db_query *last)
+{
+	struct db_queries	 group;
+	struct db_query		*q;
+	bool			 failed = false, several;
+
+	TAILQ_INIT(&group);
+	do {
+		q = TAILQ_FIRST(&db->sent);
+		TAILQ_REMOVE(&db->sent, q, entry);
+		TAILQ_INSERT_TAIL(&group, q, entry);
+		failed = failed || q->err != NULL;
+	} while (q != last);
+	several = TAILQ_FIRST(&group) != last;
+	if (several && failed) {
+		log_debug("db: a batch failed; running its queries alone");
+		while ((q = TAILQ_LAST(&group, db_queries)) != NULL) {
+			TAILQ_REMOVE(&group, q, entry);
+			if (q->cb == NULL)
+				db_query_free(q);
+			else
+				db_requeue(db, q);
+		}
+	}
+	while ((q = TAILQ_FIRST(&group)) != NULL) {
+		TAILQ_REMOVE(&group, q, entry);
+		if (!db->dying && db_retry(db, q))
+			db_requeue(db, q);
+		else
+			db_query_answer(q);
+	}
+}
+
+/* The query whose results come next: the first not complete. */
+static struct db_query *
+db_reading(struct db *db)
+{
+	struct db_query	*q;
+
+	TAILQ_FOREACH(q, &db->sent, entry)
+		if (q->ends > 0 || q->sync)
+			return q;
+	return NULL;
+}
+
+/* A Sync's result ends q's group. */
+static int
+db_sync_result(struct db *db, struct db_query *q, PGresult *res)
+{
+	ExecStatusType	 st = PQresultStatus(res);
+
 	PQclear(res);
-	free(err);
-	db_send_next(db);
+	if (st != PGRES_PIPELINE_SYNC) {
+		log_warnx("db: %s where a pipeline sync was due; dropping the "
+		    "connection", PQresStatus(st));
+		db_lost(db);
+		return -1;
+	}
+	db_group_done(db, q);
+	return 0;
 }
 
 static void
 db_collect(struct db *db)
 {
+	struct db_query	*q;
 	PGresult	*res;
 
-	while (db->state == DB_STATE_READY && !PQisBusy(db->conn)) {
-		if ((res = PQgetResult(db->conn)) != NULL)
-			db_keep(db, res);
-		else if (db->cur != NULL)
-			db_finish(db);
-		else
+	while (db->state == DB_STATE_READY && !PQisBusy(db->conn) &&
+	    (q = db_reading(db)) != NULL) {
+		res = PQgetResult(db->conn);
+		if (q->ends > 0) {
+			if (res == NULL)
+				db_query_end(db, q);
+			else
+				db_keep(db, q, res);
+		} else if (res == NULL)
 			break;
+		else if (db_sync_result(db, q, res) == -1)
+			return;
 	}
+	if (db->state == DB_STATE_READY && TAILQ_EMPTY(&db->sent))
+		db_send_next(db);
 }
 
 /* Notifications go to the listener; without one they are dropped. */
@@ -468,8 +683,10 @@ db_read(struct db *db)
 		db_lost(db);
 		return;
 	}
+	/* Notifications come between results: before and after them. */
 	db_drain_notifies(db);
 	db_collect(db);
+	db_drain_notifies(db);
 }
 
 static void
@@ -502,6 +719,7 @@ db_cancel(struct db *db)
 
 	if ((c = PQgetCancel(db->conn)) == NULL)
 		return -1;
+	db->cancels++;
 	ok = PQcancel(c, errbuf, sizeof(errbuf));
 	PQfreeCancel(c);
 	if (!ok)
@@ -509,29 +727,43 @@ db_cancel(struct db *db)
 	return ok ? 0 : -1;
 }
 
-/* Drop the connection under a query that could not be cancelled. */
+/*
+ * Drop the connection under a query that could not be cancelled: the
+ * others in flight fail (whether they ran is unknown), the queued ones
+ * wait for the new connection.
+ */
 static void
 db_reset(struct db *db)
 {
-	db_query_free(db->cur);
-	db_cur_clear(db);
+	struct db_queries	 doomed;
+	struct db_query		*q;
+
+	TAILQ_INIT(&doomed);
+	TAILQ_CONCAT(&doomed, &db->sent, entry);
 	db_close(db);
 	db_connect_start(db);
+	while ((q = TAILQ_FIRST(&doomed)) != NULL) {
+		TAILQ_REMOVE(&doomed, q, entry);
+		db_query_done(q, NULL, "connection lost");
+	}
 }
 
 /*
- * The query in flight timed out: answer it now, cancel it on the server
- * and keep it in flight, unanswerable, until its error result arrives.
+ * A query in flight timed out: answer it now and keep it in flight,
+ * unanswerable, until its result arrives.  If its results are the next
+ * due, the server is running it: cancel it.  (The cancel stops whatever
+ * the server runs then: should that be the next query already, it runs
+ * again, db_retry.)  One further back has not started: it will run, but
+ * the wait for it is over.
  */
 static void
-db_timeout_cur(struct db *db)
+db_timeout_sent(struct db *db, struct db_query *q)
 {
-	struct db_query	*q = db->cur;
 	db_result_fn	*cb = q->cb;
 	void		*arg = q->arg;
 
 	q->cb = NULL;
-	if (db_cancel(db) == -1)
+	if (q == db_reading(db) && db_cancel(db) == -1)
 		db_reset(db);
 	if (cb != NULL)
 		cb(NULL, "timeout", arg);
@@ -544,8 +776,8 @@ db_query_timeout_cb(void *arg)
 	struct db	*db = q->db;
 
 	db_enter(db);
-	if (q == db->cur)
-		db_timeout_cur(db);
+	if (q->in_flight)
+		db_timeout_sent(db, q);
 	else {
 		TAILQ_REMOVE(&db->queue, q, entry);
 		db_query_done(q, NULL, "timeout");
@@ -563,6 +795,8 @@ db_new(struct ev *ev, const char *conninfo)
 	db->ev = ev;
 	db->conninfo = xstrdup(conninfo);
 	TAILQ_INIT(&db->queue);
+	TAILQ_INIT(&db->sent);
+	db->stmts = db_stmts_new();
 	db->backoff_ms = DB_BACKOFF_MIN_MS;
 	db->conn_timer = ev_timer_add(ev, 0, db_conn_timer_cb, db);
 	ev_timer_stop(db->conn_timer);
@@ -670,264 +904,27 @@ db_query(struct db *db, const char *sql, int nparams,
 		q->timer = ev_timer_add(db->ev, timeout_ms,
 		    db_query_timeout_cb, q);
 	TAILQ_INSERT_TAIL(&db->queue, q, entry);
-	if (db->state == DB_STATE_READY && db->cur == NULL)
+	if (db->state == DB_STATE_READY && TAILQ_EMPTY(&db->sent))
 		ev_timer_set(db->kick, 0);
 }
 
-/* Queries not answered yet: queued plus the one in flight. */
+void
+db_set_batch(struct db *db, bool on)
+{
+	db->batch = on;
+}
+
+/* Queries not answered yet: queued plus those in flight. */
 size_t
 db_queued(const struct db *db)
 {
 	const struct db_query	*q;
 	size_t			 n = 0;
 
-	if (db->cur != NULL && db->cur->cb != NULL)
-		n++;
+	TAILQ_FOREACH(q, &db->sent, entry)
+		if (q->cb != NULL)
+			n++;
 	TAILQ_FOREACH(q, &db->queue, entry)
 		n++;
 	return n;
-}
-
-/* Conninfo */
-
-/* A libpq conninfo value: in single quotes, \ and ' backslash-escaped. */
-static char *
-db_quote(const char *s)
-{
-	char	*out = xmalloc(2 * strlen(s) + 3), *p = out;
-
-	*p++ = '\'';
-	for (; *s != '\0'; s++) {
-		if (*s == '\'' || *s == '\\')
-			*p++ = '\\';
-		*p++ = *s;
-	}
-	*p++ = '\'';
-	*p = '\0';
-	return out;
-}
-
-char *
-db_conninfo(const char *database, const char *run_dir, const char *role)
-{
-	char	*dir, *host, *user, *s;
-
-	if (strcmp(database, "embedded") != 0)
-		return xstrdup(database);
-	dir = xasprintf("%s/pgsql", run_dir);
-	host = db_quote(dir);
-	user = db_quote(role != NULL ? role : "wharf");
-	s = xasprintf("host=%s dbname='wharf' user=%s", host, user);
-	free(user);
-	free(host);
-	free(dir);
-	return s;
-}
-
-/* Synchronous */
-
-PGconn *
-db_connect_sync(const char *conninfo, char **err_r)
-{
-	PGconn	*conn;
-
-	if ((conn = PQconnectdb(conninfo)) == NULL)
-		fatalx("db: out of memory");
-	if (PQstatus(conn) != CONNECTION_OK) {
-		*err_r = db_errdup(PQerrorMessage(conn));
-		PQfinish(conn);
-		return NULL;
-	}
-	PQsetNoticeProcessor(conn, db_notice, NULL);
-	return conn;
-}
-
-/* Hand over a COMMAND_OK/TUPLES_OK result (res_r may be NULL), else fail. */
-static int
-db_check_sync(PGconn *conn, PGresult *res, PGresult **res_r, char **err_r)
-{
-	ExecStatusType	 st = PQresultStatus(res);
-	const char	*msg;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		if (res_r != NULL)
-			*res_r = res;
-		else
-			PQclear(res);
-		return 0;
-	}
-	msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-	*err_r = db_errdup(*msg != '\0' ? msg : PQresStatus(st));
-	PQclear(res);
-	return -1;
-}
-
-int
-db_exec_sync(PGconn *conn, const char *sql, int nparams,
-    const char *const *params, PGresult **res_r, char **err_r)
-{
-	PGresult	*res;
-
-	if (res_r != NULL)
-		*res_r = NULL;
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	return db_check_sync(conn, res, res_r, err_r);
-}
-
-/* Migrations */
-
-static int
-db_migration_cmp(const void *a, const void *b)
-{
-	const struct db_migration *const	*x = a, *const *y = b;
-
-	return ((*x)->version > (*y)->version) -
-	    ((*x)->version < (*y)->version);
-}
-
-/* Pointers to the migrations in version order; NULL on a bad array. */
-static const struct db_migration **
-db_migrations_sort(const struct db_migration *m, size_t n, char **err_r)
-{
-	const struct db_migration	**v = xcalloc(n + 1, sizeof(*v));
-	size_t				  i;
-
-	for (i = 0; i < n; i++)
-		v[i] = &m[i];
-	qsort(v, n, sizeof(*v), db_migration_cmp);
-	for (i = 0; i < n; i++) {
-		if (v[i]->version < 1 || v[i]->name == NULL ||
-		    v[i]->sql == NULL) {
-			*err_r = xasprintf("migration %d: invalid",
-			    v[i]->version);
-			break;
-		}
-		if (i > 0 && v[i]->version == v[i - 1]->version) {
-			*err_r = xasprintf("duplicate migration version %d "
-			    "(%s, %s)", v[i]->version, v[i - 1]->name,
-			    v[i]->name);
-			break;
-		}
-	}
-	if (i == n)
-		return v;
-	free(v);
-	return NULL;
-}
-
-static int
-db_migration_applied(PGconn *conn, int version, bool *applied_r,
-    char **err_r)
-{
-	char		 ver[16];
-	const char	*params[1] = { ver };
-	PGresult	*res;
-
-	(void)snprintf(ver, sizeof(ver), "%d", version);
-	if (db_exec_sync(conn, "SELECT 1 FROM schema_version "
-	    "WHERE version = $1", 1, params, &res, err_r) == -1)
-		return -1;
-	*applied_r = PQntuples(res) > 0;
-	PQclear(res);
-	return 0;
-}
-
-/*
- * A migration body is trusted SQL embedded at build time, several
- * statements and no parameters: the one place that uses PQexec (the
- * simple query protocol runs several statements; PQexecParams only one).
- * It must not end the transaction it runs in.
- */
-static int
-db_exec_body(PGconn *conn, const char *sql, char **err_r)
-{
-	PGresult	*res = PQexec(conn, sql);
-
-	if (PQresultStatus(res) == PGRES_EMPTY_QUERY) {
-		PQclear(res);
-		return 0;
-	}
-	if (db_check_sync(conn, res, NULL, err_r) == -1)
-		return -1;
-	if (PQtransactionStatus(conn) != PQTRANS_INTRANS) {
-		*err_r = xstrdup("migration ended its transaction");
-		return -1;
-	}
-	return 0;
-}
-
-static int
-db_migrate_one(PGconn *conn, const struct db_migration *m, char **err_r)
-{
-	char		 ver[16], *err = NULL;
-	const char	*params[2] = { ver, m->name };
-
-	(void)snprintf(ver, sizeof(ver), "%d", m->version);
-	if (db_exec_sync(conn, "BEGIN", 0, NULL, NULL, &err) == -1 ||
-	    db_exec_body(conn, m->sql, &err) == -1 ||
-	    db_exec_sync(conn, "INSERT INTO schema_version (version, name) "
-	    "VALUES ($1, $2)", 2, params, NULL, &err) == -1 ||
-	    db_exec_sync(conn, "COMMIT", 0, NULL, NULL, &err) == -1) {
-		PQclear(PQexec(conn, "ROLLBACK"));
-		*err_r = xasprintf("%s: %s", m->name, err);
-		free(err);
-		return -1;
-	}
-	log_info("db migration applied name=%s", m->name);
-	return 0;
-}
-
-static int
-db_migrate_locked(PGconn *conn, const struct db_migration **v, size_t n,
-    char **err_r)
-{
-	size_t	 i;
-	int	 applied = 0;
-	bool	 done;
-
-	if (db_exec_sync(conn, "CREATE TABLE IF NOT EXISTS schema_version ("
-	    "version int PRIMARY KEY, name text NOT NULL, "
-	    "applied_at timestamptz NOT NULL DEFAULT now())",
-	    0, NULL, NULL, err_r) == -1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (db_migration_applied(conn, v[i]->version, &done,
-		    err_r) == -1)
-			return -1;
-		if (done)
-			continue;
-		if (db_migrate_one(conn, v[i], err_r) == -1)
-			return -1;
-		applied++;
-	}
-	return applied;
-}
-
-int
-db_migrate(PGconn *conn, const struct db_migration *m, size_t n,
-    char **err_r)
-{
-	const struct db_migration	**v;
-	char				 *err = NULL;
-	int				  applied;
-
-	if ((v = db_migrations_sort(m, n, err_r)) == NULL)
-		return -1;
-	if (db_exec_sync(conn, "SELECT pg_advisory_lock(" DB_MIGRATE_LOCK ")",
-	    0, NULL, NULL, err_r) == -1) {
-		free(v);
-		return -1;
-	}
-	applied = db_migrate_locked(conn, v, n, err_r);
-	if (db_exec_sync(conn, "SELECT pg_advisory_unlock("
-	    DB_MIGRATE_LOCK ")", 0, NULL, NULL, &err) == -1) {
-		if (applied != -1) {
-			*err_r = err;
-			err = NULL;
-			applied = -1;
-		}
-		free(err);
-	}
-	free(v);
-	return applied;
 }

@@ -2,8 +2,9 @@
  * db — PostgreSQL through libpq, asynchronously on lib/ev, parameters only.
  *
  * struct db is one connection: connecting with PQconnectStart/Poll, queries
- * queued and sent one at a time with PQsendQueryParams (never string-built
- * SQL), results delivered to callbacks.  A lost connection fails the query
+ * queued and sent in pipeline mode, parameters apart from the text (never
+ * string-built SQL), a text used twice prepared, results delivered to
+ * callbacks in the order queued.  A lost connection fails the query
  * in flight and those queued (their callbacks see a NULL result), then
  * reconnects with backoff (1 s doubling to 30 s).
  *
@@ -40,6 +41,15 @@ void	db_query(struct db *, const char *sql, int nparams,
 	    const char *const *params, unsigned timeout_ms,
 	    db_result_fn *, void *arg);
 size_t	db_queued(const struct db *);
+/*
+ * Batch mode: the queries queued while the last group was in flight run
+ * as one transaction, one commit for all (a group commit); if any fails,
+ * each runs again on its own, so every caller gets the answer its query
+ * alone would get.  For a daemon whose statements are independent single
+ * statements touching rows in no particular order of locking (qmgr); not
+ * for one whose concurrent transactions could deadlock when grouped.
+ */
+void	db_set_batch(struct db *, bool);
 
 /*
  * LISTEN on channel (lower-case letters and '_': it is written into the

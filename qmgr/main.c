@@ -109,6 +109,10 @@ qmgr_start(struct service *svc, char **err_r)
 	    conf_str(svc->conf, "run_dir"), "wharf_qmgr");
 	q->db = db_new(svc->ev, ci);
 	free(ci);
+	/* Commits and results queued meanwhile share one transaction: one
+	   WAL flush for many messages (each is still answered only after
+	   it is durable). */
+	db_set_batch(q->db, true);
 	db_listen(q->db, "wharf_queue", dispatch_notify, q);
 	q->accept_io = ev_io_add(svc->ev, q->listen_fd, EV_READ,
 	    client_accept, q);

@@ -154,6 +154,7 @@ struct result {
 	int	 order;
 	bool	 ok;
 	char	*value;		/* first cell of a result */
+	int	 nfields;
 	char	*err;
 };
 
@@ -176,6 +177,7 @@ result_cb(PGresult *res, const char *err, void *arg)
 	r->order = ++answered;
 	if (res != NULL) {
 		r->ok = true;
+		r->nfields = PQnfields(res);
 		if (PQntuples(res) > 0 && PQnfields(res) > 0)
 			r->value = xstrdup(PQgetvalue(res, 0, 0));
 	} else
@@ -780,6 +782,137 @@ test_async_timeout(void **state)
 	ev_free(&ev);
 }
 
+/* A query's answer checked, then cleared. */
+static void
+query_is(struct ev *ev, struct db *db, const char *sql, const char *param,
+    const char *want)
+{
+	struct result	 r;
+
+	memset(&r, 0, sizeof(r));
+	query_wait(ev, db, sql, param, &r);
+	assert_ok(&r, want);
+	result_clear(&r);
+}
+
+static void
+query_fails(struct ev *ev, struct db *db, const char *sql, const char *param,
+    const char *want_in_err)
+{
+	struct result	 r;
+
+	memset(&r, 0, sizeof(r));
+	query_wait(ev, db, sql, param, &r);
+	assert_err(&r, want_in_err);
+	result_clear(&r);
+}
+
+/* The connection's prepared statements whose text has the marker. */
+#define PREPARED_COUNT	"SELECT count(*) FROM pg_prepared_statements " \
+	"WHERE statement LIKE '%' || $1 || '%'"
+
+static void
+test_async_prepared(void **state)
+{
+	struct ev	*ev = ev_new();
+	struct db	*db = db_new(ev, main_conninfo);
+	const char	*sql = "SELECT 10 / $1::int AS prep_marker";
+	struct result	 r;
+
+	memset(&r, 0, sizeof(r));
+	/* Sent as text once, prepared at its second use, then by name. */
+	query_is(ev, db, sql, "1", "10");
+	query_is(ev, db, PREPARED_COUNT, "prep_marker", "0");
+	query_is(ev, db, sql, "2", "5");
+	query_is(ev, db, PREPARED_COUNT, "prep_marker", "1");
+	query_is(ev, db, sql, "5", "2");
+	query_is(ev, db, PREPARED_COUNT, "prep_marker", "1");
+	/* An error from a prepared statement, then the next one works. */
+	query_fails(ev, db, sql, "0", "division by zero");
+	query_is(ev, db, sql, "10", "1");
+	/* A text that does not parse fails alike when it is prepared. */
+	query_fails(ev, db, "SELEC 2", NULL, "syntax error");
+	query_fails(ev, db, "SELEC 2", NULL, "syntax error");
+
+	/* The result type changed under a prepared statement: run again. */
+	query_is(ev, db, "CREATE TEMPORARY TABLE prep_t (a int)", NULL, NULL);
+	query_is(ev, db, "INSERT INTO prep_t VALUES (7)", NULL, NULL);
+	query_is(ev, db, "SELECT * FROM prep_t", NULL, "7");
+	query_is(ev, db, "SELECT * FROM prep_t", NULL, "7");
+	query_is(ev, db, "ALTER TABLE prep_t ADD COLUMN b int", NULL, NULL);
+	query_wait(ev, db, "SELECT * FROM prep_t", NULL, &r);
+	assert_ok(&r, "7");
+	assert_int_equal(r.nfields, 2);
+	result_clear(&r);
+
+	/* Statements dropped behind our back: answered, then no more. */
+	query_is(ev, db, sql, "2", "5");
+	query_is(ev, db, sql, "2", "5");
+	query_is(ev, db, "DEALLOCATE ALL", NULL, NULL);
+	query_is(ev, db, sql, "2", "5");
+	query_is(ev, db, sql, "5", "2");
+	query_is(ev, db, sql, "5", "2");
+	query_is(ev, db, PREPARED_COUNT, "prep_marker", "0");
+	db_free(&db);
+	ev_free(&ev);
+}
+
+/* Queued together: one transaction in batch mode, one each otherwise. */
+static void
+test_async_batch(void **state)
+{
+	struct ev	*ev = ev_new();
+	struct db	*db = db_new(ev, main_conninfo);
+	struct result	 r[4];
+	int		 i;
+
+	memset(r, 0, sizeof(r));
+	query_is(ev, db, "SELECT 1", NULL, "1");
+	for (i = 0; i < 3; i++)
+		query(db, "SELECT txid_current()::text", NULL, 0, result_cb,
+		    &r[i]);
+	assert_true(run_until(ev, &r[2].called, 1, 10000));
+	assert_string_not_equal(r[0].value, r[1].value);
+	assert_string_not_equal(r[1].value, r[2].value);
+	for (i = 0; i < 3; i++)
+		result_clear(&r[i]);
+
+	db_set_batch(db, true);
+	for (i = 0; i < 3; i++)
+		query(db, "SELECT txid_current()::text", NULL, 0, result_cb,
+		    &r[i]);
+	assert_true(run_until(ev, &r[2].called, 1, 10000));
+	assert_string_equal(r[0].value, r[1].value);
+	assert_string_equal(r[1].value, r[2].value);
+	for (i = 0; i < 3; i++)
+		result_clear(&r[i]);
+
+	/*
+	 * One failure rolls the batch back; each runs again alone, so the
+	 * others take effect exactly once and the failure is its own.
+	 */
+	query_is(ev, db, "CREATE TEMPORARY TABLE batch_t (a int)", NULL, NULL);
+	query(db, "INSERT INTO batch_t VALUES ($1) RETURNING a", "1", 0,
+	    result_cb, &r[0]);
+	query(db, "SELECT 1 / $1::int", "0", 0, result_cb, &r[1]);
+	query(db, "INSERT INTO batch_t VALUES ($1) RETURNING a", "2", 0,
+	    result_cb, &r[2]);
+	query(db, "SELECT string_agg(a::text, ',' ORDER BY a) FROM batch_t",
+	    NULL, 0, result_cb, &r[3]);
+	assert_true(run_until(ev, &r[3].called, 1, 10000));
+	assert_ok(&r[0], "1");
+	assert_err(&r[1], "division by zero");
+	assert_ok(&r[2], "2");
+	assert_ok(&r[3], "1,2");
+	assert_true(r[0].order < r[1].order && r[1].order < r[2].order &&
+	    r[2].order < r[3].order);
+	for (i = 0; i < 4; i++)
+		result_clear(&r[i]);
+	query_is(ev, db, "SELECT count(*) FROM batch_t", NULL, "2");
+	db_free(&db);
+	ev_free(&ev);
+}
+
 static void
 terminate(const char *pid)
 {
@@ -1042,6 +1175,8 @@ main(void)
 		cmocka_unit_test(test_async_error),
 		cmocka_unit_test(test_async_from_callback),
 		cmocka_unit_test(test_async_timeout),
+		cmocka_unit_test(test_async_prepared),
+		cmocka_unit_test(test_async_batch),
 		cmocka_unit_test(test_async_lost),
 		cmocka_unit_test(test_async_connect_fail),
 		cmocka_unit_test(test_async_notify),
