@@ -9,7 +9,7 @@
 # The one list of Debian packages Wharf needs to build and test:
 DEB_PACKAGES = build-essential pkgconf clang libclang-rt-14-dev \
 	libssl-dev libpq-dev libbsd-dev libcmocka-dev libargon2-dev libcrypt-dev \
-	libunbound-dev \
+	libunbound-dev libsodium-dev \
 	postgresql-15 openssl python3 python3-pytest python3-argon2 \
 	procps psmisc passwd util-linux swaks dovecot-core whois isync mutt \
 	neomutt curl nodejs postfix
@@ -32,7 +32,7 @@ CC    ?= cc
 ifeq ($(CC),cc)
 CC = gcc
 endif
-PKG_MODULES = openssl libpq libbsd libargon2 libxcrypt
+PKG_MODULES = openssl libpq libbsd libargon2 libsodium libxcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKG_MODULES) 2>/dev/null)
 # libunbound's .pc requires libevent's, which Debian's -dev does not pull.
 PKG_LIBS   := $(shell pkg-config --libs $(PKG_MODULES) 2>/dev/null) -lunbound

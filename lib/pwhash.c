@@ -1,7 +1,8 @@
 /*
  * pwhash — password hash verification (argon2id/argon2i through
- * libargon2; bcrypt, SHA-crypt and yescrypt through libxcrypt's
- * crypt_rn) and argon2id creation.  See pwhash.h for the accepted forms.
+ * libsodium or libargon2; bcrypt, SHA-crypt and yescrypt through
+ * libxcrypt's crypt_rn) and argon2id creation (libargon2).  See pwhash.h
+ * for the accepted forms.
  *
  * Every stored string is first split into an optional Dovecot {SCHEME}
  * prefix and a "$id$" form that the prefix must allow, then its costs are
@@ -10,6 +11,13 @@
  * crafted row.  The cost readers here are stricter than the libraries'
  * own (no signs, spaces or leading zeros), so a string both accept means
  * the same costs to both.
+ *
+ * libsodium verifies argon2 about twice as fast as Debian's portable
+ * libargon2 (it picks SSSE3/AVX2 code at run time), but its -1 says
+ * only "no": it does not tell a malformed string from a wrong password.
+ * So it gets only the strings it surely decodes and hashes just as
+ * libargon2 would (sodium_alg()); all others go to libargon2, which
+ * says what is wrong.  Either way a call runs one verification.
  */
 #include <argon2.h>
 #include <crypt.h>
@@ -23,6 +31,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <sodium.h>
 
 #include "pwhash.h"
 #include "xmalloc.h"
@@ -206,20 +215,23 @@ field(const char *s, const char *name, uint64_t *v_r)
 	return decimal(s + len, UINT32_MAX, v_r);
 }
 
-/* "$argon2id$" ["v=" V "$"] "m=" M ",t=" T ",p=" P "$" salt "$" hash */
-static int
+/*
+ * "$argon2id$" ["v=" V "$"] "m=" M ",t=" T ",p=" P "$" salt "$" hash:
+ * the costs, and the '$' before the salt (NULL when malformed).
+ */
+static const char *
 argon2_parse(const char *h, struct argon2_costs *c)
 {
 	h = skip_ident(h);
 	c->v = ARGON2_VERSION_10;	/* libargon2's default too */
 	if (strncmp(h, "v=", 2) == 0 &&
 	    ((h = field(h, "v=", &c->v)) == NULL || *h++ != '$'))
-		return -1;
+		return NULL;
 	if ((h = field(h, "m=", &c->m)) == NULL ||
 	    (h = field(h, ",t=", &c->t)) == NULL ||
 	    (h = field(h, ",p=", &c->p)) == NULL || *h != '$')
-		return -1;
-	return 0;
+		return NULL;
+	return h;
 }
 
 static int
@@ -228,7 +240,7 @@ argon2_check(const char *h, enum pwhash_scheme s, char **err_r)
 	struct argon2_costs	 c;
 	const char		*name = pwhash_scheme_name(s);
 
-	if (argon2_parse(h, &c) == -1)
+	if (argon2_parse(h, &c) == NULL)
 		return fail(err_r, "%s: malformed parameters", name);
 	if (c.v != ARGON2_VERSION_10 && c.v != ARGON2_VERSION_13)
 		return fail(err_r, "%s: unknown version %" PRIu64, name, c.v);
@@ -423,12 +435,132 @@ unsupported(const char *stored, char **err_r)
 	    ilen), stored);
 }
 
+/* A digit of standard base64 ("A-Za-z0-9+/"); 64 for anything else. */
+static unsigned
+b64_digit(char c)
+{
+	static const char	 digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char		*p;
+
+	if (c == '\0' || (p = strchr(digits, c)) == NULL)
+		return 64;
+	return (unsigned)(p - digits);
+}
+
+/*
+ * The end of an unpadded base64 field at s that both libraries decode
+ * the same way, with its length in bytes in *len_r; NULL when a digit
+ * is left over (length 1 mod 4) or the last one has bits set past the
+ * last byte (both libraries refuse those).
+ */
+static const char *
+b64_field(const char *s, size_t *len_r)
+{
+	size_t		 n;
+	unsigned	 d, last = 0;
+
+	for (n = 0; (d = b64_digit(s[n])) < 64; n++)
+		last = d;
+	if (n % 4 == 1 || (n % 4 == 2 && (last & 0xf) != 0) ||
+	    (n % 4 == 3 && (last & 0x3) != 0))
+		return NULL;
+	*len_r = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+	return s + n;
+}
+
+/* libsodium's limits per algorithm (memory in bytes, as it counts). */
+static const struct sodium_alg {
+	enum pwhash_scheme	 scheme;
+	uint64_t		 t_min, t_max, m_min, m_max;
+	size_t			 hash_min, str_max;
+	int			(*verify)(const char *, const char *,
+				    unsigned long long);
+} sodium_algs[] = {
+	{ PWHASH_ARGON2ID, crypto_pwhash_argon2id_OPSLIMIT_MIN,
+	  crypto_pwhash_argon2id_OPSLIMIT_MAX,
+	  crypto_pwhash_argon2id_MEMLIMIT_MIN,
+	  crypto_pwhash_argon2id_MEMLIMIT_MAX,
+	  crypto_pwhash_argon2id_BYTES_MIN, crypto_pwhash_argon2id_STRBYTES,
+	  crypto_pwhash_argon2id_str_verify },
+	{ PWHASH_ARGON2I, crypto_pwhash_argon2i_OPSLIMIT_MIN,
+	  crypto_pwhash_argon2i_OPSLIMIT_MAX,
+	  crypto_pwhash_argon2i_MEMLIMIT_MIN,
+	  crypto_pwhash_argon2i_MEMLIMIT_MAX,
+	  crypto_pwhash_argon2i_BYTES_MIN, crypto_pwhash_argon2i_STRBYTES,
+	  crypto_pwhash_argon2i_str_verify },
+};
+
+/* sodium_init() once; false (libargon2 only) when it failed. */
+static bool
+sodium_ready(void)
+{
+	static int	 state;		/* 0 not yet, 1 ready, -1 failed */
+
+	if (state == 0)
+		state = sodium_init() == -1 ? -1 : 1;
+	return state == 1;
+}
+
+/*
+ * From the '$' at p: clean base64 salt, '$', clean base64 hash to the
+ * end; at least argon2's 8 salt bytes and a's hash bytes (libsodium
+ * wants 16 where libargon2 takes 4).
+ */
+static bool
+sodium_fields(const char *p, const struct sodium_alg *a)
+{
+	size_t	 salt, hash;
+
+	if ((p = b64_field(p + 1, &salt)) == NULL || *p != '$' ||
+	    (p = b64_field(p + 1, &hash)) == NULL || *p != '\0')
+		return false;
+	return salt >= ARGON2_MIN_SALT_LENGTH && hash >= a->hash_min;
+}
+
+/*
+ * libsodium's verifier for h when it decides h exactly as libargon2
+ * would, so that its -1 can only mean a wrong password; else NULL.
+ * That is: "v=19" written out (libsodium has no other version and
+ * refuses a string without one), one lane (all libsodium documents),
+ * t and m inside its limits, clean salt and hash fields long enough,
+ * and the string shorter than STRBYTES (the array its verifier
+ * declares).  Decided from the stored string only, never the password.
+ */
+static const struct sodium_alg *
+sodium_alg(const char *h, enum pwhash_scheme s)
+{
+	const struct sodium_alg	*a = NULL;
+	struct argon2_costs	 c;
+	const char		*p;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(sodium_algs) / sizeof(sodium_algs[0]); i++)
+		if (sodium_algs[i].scheme == s)
+			a = &sodium_algs[i];
+	if (a == NULL || strlen(h) >= a->str_max ||
+	    (p = argon2_parse(h, &c)) == NULL || c.v != ARGON2_VERSION_13 ||
+	    c.p != 1 || c.t < a->t_min || c.t > a->t_max ||
+	    c.m * 1024 < a->m_min || c.m * 1024 > a->m_max ||
+	    !sodium_fields(p, a) || !sodium_ready())
+		return NULL;
+	return a;
+}
+
+/*
+ * One verification: libsodium's when it can decide h, else libargon2's.
+ * (Where libargon2 cannot allocate the memory it says so; libsodium
+ * 1.0.18 then says "no", which denies the login all the same.)
+ */
 static int
 argon2_match(const char *h, enum pwhash_scheme s, const char *pw,
     size_t pwlen, char **err_r)
 {
-	int	 r;
+	const struct sodium_alg	*a;
+	int			 r;
 
+	if ((a = sodium_alg(h, s)) != NULL)
+		return a->verify(h, pw, pwlen) == 0 ? 1 : 0;
 	r = argon2_verify(h, pw, pwlen, s == PWHASH_ARGON2ID ? Argon2_id :
 	    Argon2_i);
 	if (r == ARGON2_OK)
@@ -562,7 +694,7 @@ pwhash_needs_rehash(const char *stored, const struct pwhash_params *pp)
 
 	if (strnlen(stored, PWHASH_STORED_MAX + 1) > PWHASH_STORED_MAX ||
 	    split(stored, &h) != PWHASH_ARGON2ID ||
-	    argon2_parse(h, &c) == -1)
+	    argon2_parse(h, &c) == NULL)
 		return true;
 	return c.v != ARGON2_VERSION_13 || c.t != pp->t_cost ||
 	    c.m != pp->m_cost_kib || c.p != pp->parallelism;

@@ -8,8 +8,8 @@
  * Verification also takes the strings people bring from Dovecot and
  * Postfix/system password files, with or without Dovecot's {SCHEME}
  * prefix (matched case-insensitively, as Dovecot does):
- *	argon2id	[{ARGON2ID}]$argon2id$...	libargon2
- *	argon2i		[{ARGON2I}]$argon2i$...		libargon2
+ *	argon2id	[{ARGON2ID}]$argon2id$...	libsodium or libargon2
+ *	argon2i		[{ARGON2I}]$argon2i$...		libsodium or libargon2
  *	bcrypt		[{BLF-CRYPT}]$2y$ / $2b$ / $2a$	crypt_rn(3)
  *	sha512-crypt	[{SHA512-CRYPT}]$6$...		crypt_rn(3)
  *	sha256-crypt	[{SHA256-CRYPT}]$5$...		crypt_rn(3)

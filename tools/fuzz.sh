@@ -7,7 +7,7 @@ secs=${FUZZ_SECONDS:-10}
 [ "$mode" = long ] && secs=${FUZZ_SECONDS:-600}
 out=build/fuzz
 mkdir -p "$out"
-flags="$(pkg-config --cflags --libs openssl libpq libbsd libargon2 libxcrypt) -lunbound"
+flags="$(pkg-config --cflags --libs openssl libpq libbsd libargon2 libsodium libxcrypt) -lunbound"
 cflags="-g -O1 -fsanitize=fuzzer-no-link,address,undefined -std=c11 \
     -D_GNU_SOURCE -Ilib -Ibuild/gen $(pkg-config --cflags openssl libpq libbsd)"
 make -s build/gen/migrations.c >/dev/null || exit 1

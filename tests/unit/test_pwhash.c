@@ -5,10 +5,16 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sys/wait.h>
+
+#include <argon2.h>
+#include <dlfcn.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pwhash.h"
 #include "xmalloc.h"
@@ -130,6 +136,72 @@
 /* Small argon2 costs so the tests run fast (argon2 wants m >= 8 p). */
 static const struct pwhash_params	 fast = { 1, 64, 1 };
 
+/*
+ * Which library verified.  These definitions take the place of
+ * libsodium's and libargon2's (the executable's symbols come first),
+ * count the calls and pass them on to the real ones (RTLD_NEXT).
+ * sodium_init can be made to fail (in a child: pwhash keeps its answer).
+ */
+static unsigned	 n_sodium, n_argon2, n_sodium_init;
+static bool	 sodium_init_fails;
+
+static void *
+real(const char *name)
+{
+	void	*f;
+
+	if ((f = dlsym(RTLD_NEXT, name)) == NULL)
+		fail_msg("dlsym %s: %s", name, dlerror());
+	return f;
+}
+
+int
+sodium_init(void)
+{
+	int	(*f)(void) = (int (*)(void))real("sodium_init");
+
+	n_sodium_init++;
+	return sodium_init_fails ? -1 : f();
+}
+
+int
+crypto_pwhash_argon2id_str_verify(
+    const char str[crypto_pwhash_argon2id_STRBYTES], const char *const pw,
+    unsigned long long len)
+{
+	int	(*f)(const char *, const char *, unsigned long long) =
+		    (int (*)(const char *, const char *, unsigned long long))
+		    real("crypto_pwhash_argon2id_str_verify");
+
+	n_sodium++;
+	return f(str, pw, len);
+}
+
+int
+crypto_pwhash_argon2i_str_verify(
+    const char str[crypto_pwhash_argon2i_STRBYTES], const char *const pw,
+    unsigned long long len)
+{
+	int	(*f)(const char *, const char *, unsigned long long) =
+		    (int (*)(const char *, const char *, unsigned long long))
+		    real("crypto_pwhash_argon2i_str_verify");
+
+	n_sodium++;
+	return f(str, pw, len);
+}
+
+int
+argon2_verify(const char *enc, const void *pw, const size_t len,
+    argon2_type type)
+{
+	int	(*f)(const char *, const void *, size_t, argon2_type) =
+		    (int (*)(const char *, const void *, size_t, argon2_type))
+		    real("argon2_verify");
+
+	n_argon2++;
+	return f(enc, pw, len, type);
+}
+
 struct vector {
 	const char		*stored;
 	const char		*pw;
@@ -239,6 +311,7 @@ struct bad {
 
 #define HASH43	"$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g"
 #define A2_SALT	"$c2FsdHNhbHRzYWx0"
+#define A2_SALT16 "$c2FsdHNhbHRzYWx0c2FsdA"	/* "saltsaltsaltsalt" */
 
 static const struct bad	 bads[] = {
 	{ "", PWHASH_UNKNOWN, "empty password hash" },
@@ -339,6 +412,31 @@ static const struct bad	 bads[] = {
 	  "argon2id: Decoding failed" },
 	{ "$argon2id$v=19$m=64,t=1,p=1$c2FsdA" HASH43, PWHASH_ARGON2ID,
 	  "argon2id: Salt is too short" },
+	{ "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbA" HASH43, PWHASH_ARGON2ID,
+	  "argon2id: Salt is too short" },		/* 7 bytes */
+	/* base64 that neither library takes (so libsodium never sees) */
+	{ "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdB" HASH43,
+	  PWHASH_ARGON2ID, "argon2id: Decoding failed" },	/* bits left */
+	{ "$argon2id$v=19$m=64,t=1,p=1" A2_SALT16 "$aGFzaGhhc2hoYXNoaGFzaGhh"
+	  "c2hoYXNoaGFzaGhhc2h", PWHASH_ARGON2ID,
+	  "argon2id: Decoding failed" },
+	{ "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA==" HASH43,
+	  PWHASH_ARGON2ID, "argon2id: Decoding failed" },	/* padding */
+	{ "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c" HASH43,
+	  PWHASH_ARGON2ID, "argon2id: Decoding failed" },	/* 1 mod 4 */
+	{ "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNh.HRzYWx0c2FsdA" HASH43,
+	  PWHASH_ARGON2ID, "argon2id: Decoding failed" },
+	{ "$argon2id$v=19$m=64,t=1,p=1" A2_SALT16 HASH43 "_",
+	  PWHASH_ARGON2ID, "argon2id: Decoding failed" },	/* base64url */
+	{ "$argon2id$v=19$m=64,t=1,p=1" A2_SALT16 HASH43 " ",
+	  PWHASH_ARGON2ID, "argon2id: Decoding failed" },
+	{ "$argon2i$v=19$m=64,t=3,p=1$c2FsdHNhbHRzYWx0c2FsdB" HASH43,
+	  PWHASH_ARGON2I, "argon2i: Decoding failed" },
+	/* costs under libsodium's limits are libargon2's to refuse */
+	{ "$argon2id$v=19$m=7,t=1,p=1" A2_SALT16 HASH43, PWHASH_ARGON2ID,
+	  "argon2id: Memory cost is too small" },
+	{ "$argon2i$v=19$m=64,t=0,p=1" A2_SALT16 HASH43, PWHASH_ARGON2I,
+	  "argon2i: Time cost is too small" },
 	{ "$argon2id$v=19$m=64,t=1,p=1" A2_SALT "$aGFz", PWHASH_ARGON2ID,
 	  "argon2id: Output is too short" },
 	{ "$argon2id$v=19$m=64,t=1,p=1" A2_SALT "$!!!!", PWHASH_ARGON2ID,
@@ -473,6 +571,7 @@ test_bad(void **state)
 	int			 r;
 
 	memset(long_pw, 'a', sizeof(long_pw));
+	n_sodium = 0;
 	for (i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
 		b = &bads[i];
 		err = NULL;
@@ -499,6 +598,8 @@ test_bad(void **state)
 		if (judged_early(b))
 			assert_true(pwhash_needs_rehash(b->stored, &fast));
 	}
+	/* libsodium would call them all a wrong password */
+	assert_int_equal(n_sodium, 0);
 }
 
 static void
@@ -573,6 +674,160 @@ test_password_bytes(void **state)
 	assert_int_equal(verify(V_MK_SHA256_511, pw, CRYPT_PW_MAX + 1), 0);
 	assert_int_equal(verify(V_MK_SHA256_511, pw, PWHASH_PASSWORD_MAX),
 	    0);
+}
+
+/* pwhash_verify's answer, from exactly one verification by that library */
+static int
+verify_by(const char *stored, const char *pw, size_t len, bool sodium)
+{
+	unsigned	 s = n_sodium, a = n_argon2;
+	int		 r;
+
+	r = verify(stored, pw, len);
+	if (n_sodium - s != (sodium ? 1U : 0U) || n_argon2 - a !=
+	    (sodium ? 0U : 1U))
+		fail_msg("%s: %u libsodium, %u libargon2 verifications", stored,
+		    n_sodium - s, n_argon2 - a);
+	return r;
+}
+
+/* Hashes libargon2 makes here, and which library is to verify them. */
+struct made {
+	argon2_type	 type;
+	uint32_t	 v, t, m, p;
+	size_t		 salt, hash;	/* bytes */
+	bool		 sodium;
+};
+
+static const struct made	 mades[] = {
+	{ Argon2_id, 0x13, 3, 256, 1, 16, 32, true },
+	{ Argon2_i, 0x13, 3, 256, 1, 16, 32, true },
+	{ Argon2_id, 0x13, 1, 8, 1, 8, 16, true },	/* the minimums */
+	{ Argon2_id, 0x13, 1, 9, 1, 17, 33, true },	/* base64 "xxx" */
+	{ Argon2_i, 0x13, 3, 11, 1, 18, 34, true },	/* and "xx" */
+	{ Argon2_id, 0x13, 1, 64, 1, 16, 57, true },	/* 127 characters */
+	{ Argon2_id, 0x13, 1, 64, 1, 17, 57, false },	/* 128: STRBYTES */
+	{ Argon2_id, 0x13, 1, 64, 1, 64, 64, false },
+	{ Argon2_id, 0x13, 1, 64, 1, 16, 15, false },	/* libsodium: >= 16 */
+	{ Argon2_id, 0x13, 1, 64, 1, 16, 4, false },
+	{ Argon2_i, 0x13, 2, 64, 1, 16, 32, false },	/* libsodium: t >= 3 */
+	{ Argon2_i, 0x13, 1, 64, 1, 16, 32, false },
+	{ Argon2_id, 0x13, 1, 64, 2, 16, 32, false },	/* one lane only */
+	{ Argon2_i, 0x13, 3, 64, 2, 16, 32, false },
+	{ Argon2_id, 0x10, 1, 64, 1, 16, 32, false },	/* v=16 */
+	{ Argon2_i, 0x10, 3, 64, 1, 16, 32, false },
+};
+
+/* Made by libargon2 (a malloc'd string). */
+static char *
+make(const struct made *m, const char *pw)
+{
+	uint8_t	 salt[64];
+	char	 enc[256];
+	int	 r;
+
+	memset(salt, 0xa5, sizeof(salt));
+	r = argon2_hash(m->t, m->m, m->p, pw, strlen(pw), salt, m->salt,
+	    NULL, m->hash, enc, sizeof(enc), m->type, m->v);
+	if (r != ARGON2_OK)
+		fail_msg("argon2_hash: %s", argon2_error_message(r));
+	return xstrdup(enc);
+}
+
+static void
+test_sodium_route(void **state)
+{
+	static const struct vector	 fixed[] = {
+		{ V_DOVE_ARGON2ID, PW_PLAIN, PWHASH_ARGON2ID },
+		{ V_DOVE_ARGON2ID_UTF8, PW_UTF8, PWHASH_ARGON2ID },
+		{ V_DOVE_ARGON2I_BARE, PW_PLAIN, PWHASH_ARGON2I },
+	};
+	char				*enc, *pre;
+	size_t				 i;
+	bool				 sodium;
+
+	for (i = 0; i < sizeof(mades) / sizeof(mades[0]); i++) {
+		enc = make(&mades[i], PW_SPACES);
+		sodium = mades[i].sodium;
+		assert_int_equal(verify_by(enc, PW_SPACES, strlen(PW_SPACES),
+		    sodium), 1);
+		assert_int_equal(verify_by(enc, PW_PLAIN, 7, sodium), 0);
+		assert_int_equal(verify_by(enc, "", 0, sodium), 0);
+		pre = xasprintf("{%s}%s", mades[i].type == Argon2_id ?
+		    "ARGON2ID" : "ARGON2I", enc);
+		assert_int_equal(verify_by(pre, PW_SPACES, strlen(PW_SPACES),
+		    sodium), 1);
+		free(pre);
+		free(enc);
+	}
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		assert_int_equal(verify_by(fixed[i].stored, fixed[i].pw,
+		    strlen(fixed[i].pw), true), 1);
+		assert_int_equal(verify_by(fixed[i].stored, "wrong", 5, true),
+		    0);
+	}
+	assert_int_equal(verify_by(V_PY_ARGON2ID_NOV, PW_PLAIN, 7, false), 1);
+	assert_int_equal(verify_by(V_PY_ARGON2ID_P2, PW_SPACES,
+	    strlen(PW_SPACES), false), 1);
+}
+
+/* Bytes libsodium takes by length: NULs, the longest password. */
+static void
+test_sodium_bytes(void **state)
+{
+	const struct pwhash_params	 pp = { 3, 256, 1 };
+	char				 pw[PWHASH_PASSWORD_MAX + 1];
+	char				*enc, *err = NULL;
+
+	enc = pwhash_new(&pp, "a\0b", 3, &err);
+	assert_non_null(enc);
+	assert_int_equal(verify_by(enc, "a\0b", 3, true), 1);
+	assert_int_equal(verify_by(enc, "a\0c", 3, true), 0);
+	assert_int_equal(verify_by(enc, "a", 1, true), 0);
+	free(enc);
+	memset(pw, 'p', sizeof(pw));
+	enc = pwhash_new(&pp, pw, PWHASH_PASSWORD_MAX, &err);
+	assert_non_null(enc);
+	assert_int_equal(verify_by(enc, pw, PWHASH_PASSWORD_MAX, true), 1);
+	assert_int_equal(verify_by(enc, pw, PWHASH_PASSWORD_MAX - 1, true),
+	    0);
+	free(enc);
+}
+
+/*
+ * When sodium_init fails, libargon2 verifies everything.  pwhash asks
+ * it once per process, so this runs first, in a child.
+ */
+static void
+test_sodium_init_fails(void **state)
+{
+	const struct made	*m = &mades[0];
+	char			*enc, *err = NULL;
+	pid_t			 pid;
+	int			 status, ok;
+
+	if (n_sodium_init != 0)
+		fail_msg("test_sodium_init_fails must run first");
+	/* (a call the test makes itself keeps libsodium linked in) */
+	assert_non_null(sodium_version_string());
+	enc = make(m, PW_PLAIN);
+	if ((pid = fork()) == -1)
+		fail_msg("fork failed");
+	if (pid == 0) {
+		sodium_init_fails = true;
+		ok = pwhash_verify(enc, PW_PLAIN, 7, &err) == 1 &&
+		    pwhash_verify(enc, "wrong", 5, &err) == 0 &&
+		    n_sodium_init == 1 && n_sodium == 0 && n_argon2 == 2;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* here it works (and is asked once) */
+	assert_int_equal(verify_by(enc, PW_PLAIN, 7, true), 1);
+	assert_int_equal(verify_by(enc, "wrong", 5, true), 0);
+	assert_int_equal(n_sodium_init, 1);
+	free(enc);
 }
 
 /* "$argon2id$v=19$m=64,t=1,p=1$" + 22 salt + "$" + 43 hash characters */
@@ -752,11 +1007,14 @@ int
 main(void)
 {
 	const struct CMUnitTest	 tests[] = {
+		cmocka_unit_test(test_sodium_init_fails),	/* first */
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_stored_too_long),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_sodium_route),
+		cmocka_unit_test(test_sodium_bytes),
 		cmocka_unit_test(test_password_bytes),
 		cmocka_unit_test(test_new),
 		cmocka_unit_test(test_needs_rehash),
