@@ -55,7 +55,7 @@ struct fetch {
 	struct session		*s;
 	bool			 busy;		/* a query in flight */
 	bool			 dead;		/* the output failed */
-	const char		*sql;
+	const char		*sql, *range_sql;
 	char			*extra[FETCH_EXTRA_MAX];
 	int			 nextra;
 	struct fetch_item	*items;
@@ -346,24 +346,46 @@ batch_result(PGresult *res, const char *err, void *arg)
 	fetch_pump(f);
 }
 
+/* The batch's UIDs are a run of the view: every view UID from first to
+   last, in order (FETCH 1:*, and most sets). */
+static bool
+batch_view_run(const struct mbox *m, const uint32_t *uids, size_t n)
+{
+	size_t	 k = mbox_seq(m, uids[0]);
+
+	if (k == 0 || k - 1 + n > m->n)
+		return false;
+	return memcmp(&m->uids[k - 1], uids, n * sizeof(*uids)) == 0;
+}
+
 static void
 batch_query(struct fetch *f)
 {
 	size_t		 n = f->nuids - f->next;
-	const char	*params[2 + FETCH_EXTRA_MAX];
-	char		 id[24], *uids;
+	const char	*params[4 + FETCH_EXTRA_MAX], *sql = f->sql;
+	char		 id[24], lo[16], hi[16], *uids;
+	const uint32_t	*u = f->uids + f->next;
+	int		 np;
 
 	if (n > f->batch)
 		n = f->batch;
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)f->s->sel->id);
-	uids = mbox_uids_pg(f->uids + f->next, n);
+	uids = mbox_uids_pg(u, n);
 	f->next += n;
 	params[0] = id;
 	params[1] = uids;
 	for (int i = 0; i < f->nextra; i++)
 		params[2 + i] = f->extra[i];
+	np = 2 + f->nextra;
+	if (f->range_sql != NULL && batch_view_run(f->s->sel, u, n)) {
+		snprintf(lo, sizeof(lo), "%u", u[0]);
+		snprintf(hi, sizeof(hi), "%u", u[n - 1]);
+		params[np++] = lo;
+		params[np++] = hi;
+		sql = f->range_sql;
+	}
 	f->busy = true;
-	mdb_query(f->s->d, f->sql, 2 + f->nextra, params, batch_result, f);
+	mdb_query(f->s->d, sql, np, params, batch_result, f);
 	free(uids);
 }
 
@@ -665,6 +687,7 @@ fetch_job_run(struct session *s, struct fetch_job *job, uint32_t *uids,
 
 	f->s = s;
 	f->sql = job->sql;
+	f->range_sql = job->range_sql;
 	for (int i = 0; i < job->nextra; i++)
 		f->extra[i] = xstrdup(job->extra[i]);
 	f->nextra = job->nextra;
@@ -822,11 +845,15 @@ cmd_fetch(struct session *s)
 	need = fetch_need(job.items, job.nitems);
 	snprintf(since, sizeof(since), "%llu", (unsigned long long)mods.since);
 	job.sql = mdb_fetch_sql;
+	job.range_sql = mdb_fetch_range_sql;
 	job.extra[0] = (need & NEED_SEEN) && !s->sel->readonly ? "t" : "f";
 	job.extra[1] = need & NEED_ENVELOPE ? "t" : "f";
 	job.extra[2] = need & NEED_BODYSTRUCT ? "t" : "f";
 	job.extra[3] = since;
-	job.nextra = 4;
+	/* The message itself, or its envelope or structure if uncached. */
+	job.extra[4] = need & (NEED_BLOB | NEED_ENVELOPE | NEED_BODYSTRUCT) ?
+	    "t" : "f";
+	job.nextra = 5;
 	job.batch = need & (NEED_ENVELOPE | NEED_BODYSTRUCT) ?
 	    FETCH_BATCH_BIG : FETCH_BATCH;
 	job.done_text = s->cmd.uid ? "UID FETCH completed" : "FETCH completed";

@@ -161,6 +161,9 @@ void	fetch_plan_adopt(struct fetch_plan *, struct buf *b, size_t off,
 #define FETCH_EXTRA_MAX	5
 struct fetch_job {
 	const char		*sql;
+	/* Optional: sql for a batch of UIDs that is a run of the view, with
+	   the first and last UID after the extra parameters. */
+	const char		*range_sql;
 	const char		*extra[FETCH_EXTRA_MAX];
 	int			 nextra;
 	struct fetch_item	*items;

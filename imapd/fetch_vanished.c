@@ -263,9 +263,9 @@ fetch_qresync(struct session *s, uint64_t modseq,
 	job.nitems = 3;
 	snprintf(since, sizeof(since), "%llu", (unsigned long long)modseq);
 	job.sql = mdb_fetch_sql;
-	job.extra[0] = job.extra[1] = job.extra[2] = "f";
+	job.extra[0] = job.extra[1] = job.extra[2] = job.extra[4] = "f";
 	job.extra[3] = since;
-	job.nextra = 4;
+	job.nextra = 5;
 	job.batch = QRESYNC_BATCH;
 	job.done_text = done_text;
 	uids = view_known(s->sel, known, nknown, &n);

@@ -341,7 +341,7 @@ void	mdb_search_sql_clear(struct search_sql *);
 /* fetch.c, store.c: FETCH, UID FETCH, STORE, UID STORE (see fetch.h) */
 void	cmd_fetch(struct session *);
 void	cmd_store(struct session *);
-extern const char mdb_fetch_sql[], mdb_store_sql[];
+extern const char mdb_fetch_sql[], mdb_fetch_range_sql[], mdb_store_sql[];
 
 /* mailboxes.c: CREATE, DELETE, RENAME, (UN)SUBSCRIBE; list.c: LIST, LSUB,
    STATUS */

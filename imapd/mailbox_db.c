@@ -335,31 +335,43 @@ const char mdb_status_sql[] =
 /*
  * $1 mailbox id, $2 bigint[] of UIDs, $3 set \Seen (boolean), $4 load
  * envelope, $5 load bodystructure, $6 CHANGEDSINCE (RFC 7162 3.1.4.1;
- * 0: all): the messages among those UIDs with a greater modseq, in uid
- * order.  With $3, those without \Seen get it under one new modseq
+ * 0: all), $7 load the stored prefix and the blob's name (only items
+ * reading the message need them: FLAGS alone of 100,000 rows reads 5%
+ * of the bytes): the messages among those UIDs with a greater modseq, in
+ * uid order.  With $3, those without \Seen get it under one new modseq
  * (RFC 9051 6.4.5) and the rows show the new flags.
  */
-const char mdb_fetch_sql[] =
-    "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "
-    "  WHERE id = $1 AND $3::boolean AND EXISTS (SELECT 1 FROM messages "
-    "  WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) "
-    "  AND modseq > $6::bigint AND flags & 1 = 0) "
-    "  RETURNING highestmodseq), "
-    "upd AS (UPDATE messages m SET flags = m.flags | 1, "
-    "  modseq = mb.highestmodseq FROM mb WHERE m.mailbox_id = $1 "
-    "  AND m.uid = ANY ($2::bigint[]) AND m.modseq > $6::bigint "
-    "  AND m.flags & 1 = 0 RETURNING m.uid, m.flags, m.modseq), "
-    "note AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM mb) "
-    "SELECT m.uid, COALESCE(u.flags, m.flags), m.keywords, "
-    "  floor(extract(epoch FROM m.internaldate))::bigint, m.size, "
-    "  CASE WHEN $4::boolean THEN m.envelope END, "
-    "  CASE WHEN $5::boolean THEN m.bodystructure END, m.prefix, b.name, "
-    "  COALESCE(u.modseq, m.modseq), u.uid IS NOT NULL, "
-    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note), false "
-    "FROM messages m JOIN blobs b ON b.id = m.blob_id "
-    "  LEFT JOIN upd u ON u.uid = m.uid "
-    "WHERE m.mailbox_id = $1 AND m.uid = ANY ($2::bigint[]) "
-    "  AND m.modseq > $6::bigint ORDER BY m.uid";
+#define FETCH_SQL(uids)							\
+    "WITH mb AS (UPDATE mailboxes SET highestmodseq = highestmodseq + 1 "	\
+    "  WHERE id = $1 AND $3::boolean AND EXISTS (SELECT 1 FROM messages "	\
+    "  WHERE mailbox_id = $1 AND uid = ANY ($2::bigint[]) "		\
+    "  AND modseq > $6::bigint AND flags & 1 = 0) "			\
+    "  RETURNING highestmodseq), "					\
+    "upd AS (UPDATE messages m SET flags = m.flags | 1, "		\
+    "  modseq = mb.highestmodseq FROM mb WHERE m.mailbox_id = $1 "	\
+    "  AND m.uid = ANY ($2::bigint[]) AND m.modseq > $6::bigint "	\
+    "  AND m.flags & 1 = 0 RETURNING m.uid, m.flags, m.modseq), "	\
+    "note AS (SELECT pg_notify('wharf_mailbox', $1::text) FROM mb) "	\
+    "SELECT m.uid, COALESCE(u.flags, m.flags), m.keywords, "		\
+    "  floor(extract(epoch FROM m.internaldate))::bigint, m.size, "	\
+    "  CASE WHEN $4::boolean THEN m.envelope END, "			\
+    "  CASE WHEN $5::boolean THEN m.bodystructure END, "		\
+    "  CASE WHEN $7::boolean THEN m.prefix END, "			\
+    "  CASE WHEN $7::boolean THEN (SELECT b.name FROM blobs b "		\
+    "    WHERE b.id = m.blob_id) END, "					\
+    "  COALESCE(u.modseq, m.modseq), u.uid IS NOT NULL, "		\
+    "  (SELECT highestmodseq FROM mb), (SELECT count(*) FROM note), false " \
+    "FROM messages m LEFT JOIN upd u ON u.uid = m.uid "			\
+    "WHERE m.mailbox_id = $1 AND " uids " "				\
+    "  AND m.modseq > $6::bigint ORDER BY m.uid"
+const char mdb_fetch_sql[] = FETCH_SQL("m.uid = ANY ($2::bigint[])");
+/*
+ * The same for UIDs that are a run of the session's view, $8 and $9 the
+ * first and the last: one index range scan instead of one descent per
+ * UID.  Rows in the range are then the run's (or rows the view does not
+ * hold yet, which the answer skips): UIDs only grow.
+ */
+const char mdb_fetch_range_sql[] = FETCH_SQL("m.uid BETWEEN $8 AND $9");
 
 /*
  * STORE's new flags and keywords of a row m: $3 0 replace, 1 add,

@@ -964,3 +964,34 @@ def test_many_messages(site):
     assert len(r) == 2000 and r[0].endswith(
         lit(b"Subject: simple one\r\n\r\n") + b")\r\n")
     assert time.monotonic() - t0 < 60
+
+
+def fetched_uids(c, cmd):
+    """The UIDs a FETCH of (UID) answered, in order; unsolicited FETCH
+    responses (flag updates the session's sync adds) left out."""
+    return [int(m.group(1)) for r in c.fetch(cmd)
+            for m in [re.fullmatch(rb"\* \d+ FETCH \(UID (\d+)\)\r\n", r)]
+            if m]
+
+
+def test_fetch_runs_and_sets(site):
+    """A run of the view is read as a UID range, another set UID by UID:
+    both answer exactly the set, also around a message another session
+    expunged and one that arrived after the view was taken."""
+    a = examine(site, "many")
+    assert fetched_uids(a, "FETCH 1,3,5 (UID)") == [1, 3, 5]
+    assert fetched_uids(a, "FETCH 2:4,10 (UID)") == [2, 3, 4, 10]
+    assert fetched_uids(a, "UID FETCH 1998:* (UID)") == [1998, 1999, 2000]
+    b = select(site, "many")
+    b.ok("UID STORE 3 +FLAGS.SILENT (\\Deleted)")
+    b.ok("EXPUNGE")
+    add_many(site, "many", 1)
+    # a's view still has UID 3 (its EXPUNGE waits: RFC 9051 7.5.1) and
+    # learns of 2001 at the end of this FETCH.
+    assert fetched_uids(a, "FETCH 1:5 (UID)") == [1, 2, 4, 5]
+    assert fetched_uids(a, "FETCH 1:* (UID)") == [
+        u for u in range(1, 2002) if u != 3]
+    assert fetched_uids(a, "FETCH 2:4 (UID)") == [2, 4]
+    b.ok("NOOP")
+    assert fetched_uids(b, "FETCH 1:* (UID)")[-3:] == [1999, 2000, 2001]
+    assert fetched_uids(b, "FETCH 1:4 (UID)") == [1, 2, 4, 5]
