@@ -107,25 +107,21 @@ fsync_dir(const char *path)
 int
 blob_commit(const char *dir, const char *name, int fd, char **err_r)
 {
-	char	 ab[BLOB_PATH_MAX], abcd[BLOB_PATH_MAX + 8];
+	char	 ab[BLOB_PATH_MAX];
 	char	 from[BLOB_PATH_MAX], to[BLOB_PATH_MAX * 2];
-	bool	 made_ab = false, made_abcd = false;
+	bool	 made_ab = false;
 
 	snprintf(ab, sizeof(ab), "%s/%.2s", dir, name);
-	snprintf(abcd, sizeof(abcd), "%s/%.2s", ab, name + 2);
 	snprintf(from, sizeof(from), "%s/tmp/%s", dir, name);
-	snprintf(to, sizeof(to), "%s/%s", abcd, name);
+	snprintf(to, sizeof(to), "%s/%s", ab, name);
 	if (fsync(fd) == -1)
 		return fail(err_r, "fsync", from);
 	if (mkdir_if_missing(ab, &made_ab) == -1)
 		return fail(err_r, "mkdir", ab);
-	if (mkdir_if_missing(abcd, &made_abcd) == -1)
-		return fail(err_r, "mkdir", abcd);
 	if (rename(from, to) == -1)
 		return fail(err_r, "rename", from);
-	/* The new entry, and every directory made for it, must be durable. */
-	if (fsync_dir(abcd) == -1 || (made_abcd && fsync_dir(ab) == -1) ||
-	    (made_ab && fsync_dir(dir) == -1))
+	/* The new entry, and the directory if made for it, must be durable. */
+	if (fsync_dir(ab) == -1 || (made_ab && fsync_dir(dir) == -1))
 		return fail(err_r, "fsync directory of", to);
 	return 0;
 }
@@ -167,7 +163,7 @@ blob_path(const char *dir, const char *name, char *out, size_t size)
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(out, size, "%s/%.2s/%.2s/%s", dir, name, name + 2, name);
+	snprintf(out, size, "%s/%.2s/%s", dir, name, name);
 	return 0;
 }
 

@@ -2,9 +2,12 @@
  * blob — the blob store: immutable message files under $state_dir/blobs.
  *
  * A message is written once to tmp/<name>, then made durable by
- * blob_commit(): fsync the file, rename it to <ab>/<cd>/<name> (the first
- * four characters of the name), fsync the directory (and any directory
- * created on the way).  Names are 20 random characters of [0-9a-z]; the
+ * blob_commit(): fsync the file, rename it to <ab>/<name> (<ab> the first
+ * two characters of the name: 1,296 directories, each made once, ~800
+ * files apiece at a million messages), fsync the directory (and the top
+ * one when <ab> was made).  (A second level, <ab>/<cd>/, made a new
+ * directory for nearly every message: 1.7 million possible ones, each an
+ * inode and two more fsyncs.)  Names are 20 random characters of [0-9a-z]; the
  * blobs table refers to them (sql/001_initial.sql).  Files under tmp/ are
  * never referenced by the database: blob_tmp_clean() removes them at
  * start, after a crash.

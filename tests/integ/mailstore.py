@@ -7,7 +7,7 @@ from dsn_check import check as dsn_check
 
 
 def blob_path(inst, name):
-    return os.path.join(inst.dir, "state", "blobs", name[:2], name[2:4], name)
+    return os.path.join(inst.dir, "state", "blobs", name[:2], name)
 
 
 def read_blob(inst, name):

@@ -228,8 +228,7 @@ def stored(inst, user):
     rows = []
     for line in out.splitlines():
         uid, prefix, name, size = line.split("|")
-        path = os.path.join(inst.dir, "state", "blobs", name[:2],
-                            name[2:4], name)
+        path = os.path.join(inst.dir, "state", "blobs", name[:2], name)
         with open(path, "rb") as f:
             rows.append((int(uid), bytes.fromhex(prefix), f.read(),
                          int(size)))
@@ -839,7 +838,7 @@ def test_expunged_meanwhile(site):
 def add_row(inst, user, name, data, prefix=b""):
     """A message of user's INBOX on blob name (data None: no file)."""
     if data is not None:
-        d = os.path.join(inst.dir, "state", "blobs", name[:2], name[2:4])
+        d = os.path.join(inst.dir, "state", "blobs", name[:2])
         os.makedirs(d, mode=0o755, exist_ok=True)
         with open(os.path.join(d, name), "wb") as f:
             f.write(data)

@@ -200,7 +200,7 @@ def mutf7(s):
 
 
 def blob_path(srv, name):
-    return os.path.join(srv.dir, "state", "blobs", name[:2], name[2:4], name)
+    return os.path.join(srv.dir, "state", "blobs", name[:2], name)
 
 
 def blob_files(srv):

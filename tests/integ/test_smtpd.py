@@ -175,7 +175,7 @@ def send(inst, sender, rcpts, body, mail_params=""):
 
 
 def blob_path(inst, name):
-    return os.path.join(inst.dir, "state", "blobs", name[:2], name[2:4], name)
+    return os.path.join(inst.dir, "state", "blobs", name[:2], name)
 
 
 def read_blob(inst, name):

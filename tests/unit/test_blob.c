@@ -75,8 +75,7 @@ test_write_commit_open(void **state)
 	assert_int_equal(blob_open(dir, name), -1);
 	assert_int_equal(blob_commit(dir, name, fd, &err), 0);
 	close(fd);
-	snprintf(path, sizeof(path), "%s/%.2s/%.2s/%s", dir, name, name + 2,
-	    name);
+	snprintf(path, sizeof(path), "%s/%.2s/%s", dir, name, name);
 	assert_int_equal(stat(path, &st), 0);
 	snprintf(path, sizeof(path), "%s/tmp/%s", dir, name);
 	assert_int_equal(stat(path, &st), -1);
