@@ -23,16 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <bsd/unistd.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "ev.h"
 #include "ipc.h"
 #include "log.h"
-#include "proc.h"
 #include "pwhash.h"
+#include "worker.h"
 #include "xmalloc.h"
 #include "authd.h"
 
@@ -113,7 +110,6 @@ worker_verify(struct ipc_conn *conn, struct ipc_msg *msg,
 }
 
 struct worker_ctx {
-	struct ev		*ev;
 	struct pwhash_params	 params;
 };
 
@@ -138,30 +134,6 @@ worker_on_close(struct ipc_conn *conn, const char *reason, void *arg)
 static const struct ipc_handler worker_handler = {
 	worker_on_msg, worker_on_close,
 };
-
-/*
- * In the child: forget the parent's loop (its objects stay untouched in
- * this copy of memory), keep only the socket and stderr, and serve.
- */
-static void __attribute__((noreturn))
-worker_main(int fd, const struct pwhash_params *params)
-{
-	struct worker_ctx	 ctx = { NULL, *params };
-	sigset_t		 none;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(fd, 3) == -1)
-		_exit(1);
-	closefrom(4);
-	proc_title("authd password worker");
-	if ((ctx.ev = ev_new()) == NULL ||
-	    ipc_conn_new(ctx.ev, 3, &worker_handler, &ctx) == NULL)
-		_exit(1);
-	ev_run(ctx.ev);
-	_exit(0);
-}
 
 /* ---- the pool, in authd ---- */
 
@@ -211,29 +183,19 @@ static const struct ipc_handler parent_handler = {
 static void
 worker_spawn(void *arg)
 {
-	struct pwworker	*w = arg;
-	int		 sv[2];
+	static struct worker_ctx	 ctx;
+	struct pwworker			*w = arg;
 
 	ev_timer_del(&w->respawn);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("password worker: socketpair");
-		w->respawn = ev_timer_add(w->pool->ev, PW_RESPAWN_MS,
-		    worker_spawn, w);
-		return;
-	}
-	if ((w->pid = fork()) == -1) {
-		log_warn("password worker: fork");
-		close(sv[0]);
-		close(sv[1]);
+	ctx.params = w->pool->params;
+	w->conn = worker_fork(w->pool->ev, "authd password worker",
+	    &worker_handler, &ctx, &parent_handler, w, &w->pid);
+	if (w->conn == NULL) {
 		w->pid = 0;
 		w->respawn = ev_timer_add(w->pool->ev, PW_RESPAWN_MS,
 		    worker_spawn, w);
 		return;
 	}
-	if (w->pid == 0)
-		worker_main(sv[1], &w->pool->params);
-	close(sv[1]);
-	w->conn = ipc_conn_new(w->pool->ev, sv[0], &parent_handler, w);
 	pool_dispatch(w->pool);
 }
 

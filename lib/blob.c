@@ -92,6 +92,37 @@ blob_tmp_create(const char *dir, char *name_r, char **err_r)
 	return fd;
 }
 
+int
+blob_tmp_anon(const char *dir, char **err_r)
+{
+	char	 path[BLOB_PATH_MAX];
+	int	 fd;
+
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	if ((fd = open(path, O_RDWR | O_TMPFILE | O_CLOEXEC, 0640)) == -1)
+		return fail(err_r, "create an unnamed file in", path);
+	return fd;
+}
+
+/* Through /proc: linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH. */
+int
+blob_tmp_name(const char *dir, int fd, char *name_r, char **err_r)
+{
+	char	 path[BLOB_PATH_MAX], self[64];
+	int	 r;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	do {
+		if (random_name(name_r) == -1)
+			return fail(err_r, "getrandom", "");
+		snprintf(path, sizeof(path), "%s/tmp/%s", dir, name_r);
+		r = linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+	} while (r == -1 && errno == EEXIST);
+	if (r == -1)
+		return fail(err_r, "link", path);
+	return 0;
+}
+
 static int
 fsync_dir(const char *path)
 {

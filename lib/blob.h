@@ -26,6 +26,13 @@ int	blob_store_init(const char *dir, char **err_r);
 int	blob_tmp_create(const char *dir, char *name_r, char **err_r);
 /* fsync fd, rename tmp/name into place, fsync directories. */
 int	blob_commit(const char *dir, const char *name, int fd, char **err_r);
+/*
+ * A file in tmp/ with no name yet (O_TMPFILE: made ahead, it leaves
+ * nothing behind if we die), then named by blob_tmp_name() as
+ * blob_tmp_create() would.  fd or -1; 0 or -1 (name_r as above).
+ */
+int	blob_tmp_anon(const char *dir, char **err_r);
+int	blob_tmp_name(const char *dir, int fd, char *name_r, char **err_r);
 void	blob_tmp_unlink(const char *dir, const char *name);
 /* Remove every file in tmp/; returns how many. */
 int	blob_tmp_clean(const char *dir);

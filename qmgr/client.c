@@ -4,8 +4,9 @@
  * QUEUE_SPOOL makes a tmp file in the blob store and passes smtpd a
  * descriptor of it; qmgr keeps its own.  QUEUE_COMMIT makes the file
  * durable (fsync, rename, fsync the directory), inserts the queue rows in
- * one statement, and only then answers QUEUE_OK.  Spools of a connection
- * that goes away uncommitted are removed.
+ * one statement, and only then answers QUEUE_OK.  Making and committing
+ * the file is done by the spool workers (syncer.c), off this loop.
+ * Spools of a connection that goes away uncommitted are removed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,14 +31,17 @@
 struct spool {
 	char	 name[BLOB_NAME_LEN + 1];
 	int	 fd;
+	bool	 creating;	/* a spool worker makes it */
 	bool	 committing;
 };
 
 struct commit_ctx;
+struct spool_ctx;
 
 struct qmgr_client {
 	struct qmgr_client	*next;
 	struct commit_ctx	*commits;	/* in flight */
+	struct spool_ctx	*creates;	/* spools being made */
 	struct qmgr		*q;
 	struct ipc_conn		*conn;
 	bool			 hello;
@@ -52,6 +56,17 @@ struct commit_ctx {
 	struct qmgr_client	*cl;
 	uint32_t		 id;
 	char			 name[BLOB_NAME_LEN + 1];
+	struct qmgr		*q;
+	struct commit_req	*req;	/* until the file is durable */
+};
+
+/* A spool being made for cl's spools[slot]; cl NULL once it has gone. */
+struct spool_ctx {
+	struct spool_ctx	*next;
+	struct qmgr_client	*cl;
+	struct qmgr		*q;
+	uint32_t		 id;
+	size_t			 slot;
 };
 
 static void
@@ -79,6 +94,8 @@ client_free(struct qmgr_client *cl)
 			break;
 		}
 	for (struct commit_ctx *c = cl->commits; c != NULL; c = c->next)
+		c->cl = NULL;
+	for (struct spool_ctx *c = cl->creates; c != NULL; c = c->next)
 		c->cl = NULL;
 	for (size_t i = 0; i < cl->nspools; i++)
 		spool_drop(q, &cl->spools[i], !cl->spools[i].committing);
@@ -121,38 +138,74 @@ reply_status(struct qmgr_client *cl, uint32_t type, uint32_t id,
 		log_warnx("client pid=%ld: reply not sent", (long)cl->pid);
 }
 
+/* A spool worker made the file (fd, name) or could not (err). */
+static void
+spool_created(int fd, const char *name, const char *err, void *arg)
+{
+	struct spool_ctx	*c = arg;
+	struct qmgr_client	*cl = c->cl;
+	struct qmgr		*q = c->q;
+	struct spool		*s;
+	int			 dup_fd = -1;
+
+	if (cl != NULL)
+		for (struct spool_ctx **p = &cl->creates; *p != NULL;
+		    p = &(*p)->next)
+			if (*p == c) {
+				*p = c->next;
+				break;
+			}
+	if (err != NULL)
+		log_warnx("spool: %s", err);
+	if (cl == NULL || fd == -1 || (dup_fd = dup(fd)) == -1) {
+		if (cl != NULL && fd != -1)
+			log_warn("spool: dup");
+		if (fd != -1) {
+			close(fd);
+			blob_tmp_unlink(q->blobdir, name);
+		}
+		if (cl != NULL) {
+			cl->spools[c->slot].creating = false;
+			reply_status(cl, QUEUE_SPOOL_R, c->id, QUEUE_TEMPFAIL,
+			    "", -1);
+		}
+		q->spools_open--;
+		free(c);
+		qmgr_work_done(q);
+		return;
+	}
+	s = &cl->spools[c->slot];
+	s->creating = false;
+	s->fd = fd;
+	strlcpy(s->name, name, sizeof(s->name));
+	reply_status(cl, QUEUE_SPOOL_R, c->id, QUEUE_OK, s->name, dup_fd);
+	free(c);
+}
+
 static void
 client_spool(struct qmgr_client *cl, struct ipc_msg *msg)
 {
-	struct spool	*s = NULL;
-	char		*err;
-	int		 dup_fd;
+	struct spool_ctx	*c;
+	size_t			 i;
 
-	for (size_t i = 0; i < cl->nspools && s == NULL; i++)
-		if (cl->spools[i].fd == -1)
-			s = &cl->spools[i];
-	if (ipc_get_end(msg) == -1 || s == NULL) {
+	for (i = 0; i < cl->nspools; i++)
+		if (cl->spools[i].fd == -1 && !cl->spools[i].creating)
+			break;
+	if (ipc_get_end(msg) == -1 || i == cl->nspools) {
 		reply_status(cl, QUEUE_SPOOL_R, msg->hdr.id, QUEUE_TEMPFAIL,
 		    "", -1);
 		return;
 	}
-	if ((s->fd = blob_tmp_create(cl->q->blobdir, s->name, &err)) == -1) {
-		log_warnx("spool: %s", err);
-		free(err);
-		reply_status(cl, QUEUE_SPOOL_R, msg->hdr.id, QUEUE_TEMPFAIL,
-		    "", -1);
-		return;
-	}
+	c = xcalloc(1, sizeof(*c));
+	c->cl = cl;
+	c->q = cl->q;
+	c->id = msg->hdr.id;
+	c->slot = i;
+	c->next = cl->creates;
+	cl->creates = c;
+	cl->spools[i].creating = true;
 	cl->q->spools_open++;
-	if ((dup_fd = dup(s->fd)) == -1) {
-		log_warn("spool: dup");
-		spool_drop(cl->q, s, true);
-		reply_status(cl, QUEUE_SPOOL_R, msg->hdr.id, QUEUE_TEMPFAIL,
-		    "", -1);
-		return;
-	}
-	reply_status(cl, QUEUE_SPOOL_R, msg->hdr.id, QUEUE_OK, s->name,
-	    dup_fd);
+	syncers_create(cl->q->sync, spool_created, c);
 }
 
 static void
@@ -224,6 +277,28 @@ read_envelope(struct ipc_msg *msg, struct commit_req *req)
 	return ipc_get_end(msg);
 }
 
+/*
+ * A spool worker made the file durable (err NULL): insert the rows.  If
+ * it could not, the commit fails; the file goes, wherever it got to.
+ */
+static void
+commit_synced(const char *err, void *arg)
+{
+	struct commit_ctx	*ctx = arg;
+	struct qmgr		*q = ctx->q;
+
+	if (err == NULL) {
+		queue_db_commit(q, ctx->req);
+		ctx->req = NULL;
+		return;
+	}
+	log_warnx("commit %s: %s", ctx->name, err);
+	commit_req_free(ctx->req);
+	ctx->req = NULL;
+	blob_tmp_unlink(q->blobdir, ctx->name);
+	commit_done(q, ctx, QUEUE_TEMPFAIL, NULL, NULL);
+}
+
 static void
 client_commit(struct qmgr_client *cl, struct ipc_msg *msg)
 {
@@ -232,7 +307,7 @@ client_commit(struct qmgr_client *cl, struct ipc_msg *msg)
 	struct spool		*s;
 	const char		*name;
 	struct stat		 st;
-	char			*err;
+	int			 fd;
 
 	ctx->cl = cl;
 	ctx->id = msg->hdr.id;
@@ -255,21 +330,16 @@ client_commit(struct qmgr_client *cl, struct ipc_msg *msg)
 		return;
 	}
 	/* Durable before the rows exist: nothing may point at a tmp file. */
-	if (blob_commit(cl->q->blobdir, name, s->fd, &err) == -1) {
-		log_warnx("commit %s: %s", name, err);
-		free(err);
-		commit_req_free(req);
-		spool_drop(cl->q, s, true);
-		reply_status(cl, QUEUE_COMMIT_R, ctx->id, QUEUE_TEMPFAIL, "",
-		    -1);
-		free(ctx);
-		return;
-	}
 	s->committing = true;
 	ctx->next = cl->commits;
 	cl->commits = ctx;
+	ctx->req = req;
+	ctx->q = cl->q;
 	cl->q->inflight++;
-	queue_db_commit(cl->q, req);
+	if ((fd = dup(s->fd)) == -1)
+		commit_synced("dup failed", ctx);
+	else
+		syncers_commit(cl->q->sync, name, fd, commit_synced, ctx);
 }
 
 static void

@@ -105,6 +105,7 @@ qmgr_start(struct service *svc, char **err_r)
 			log_info("removed %d uncommitted spool file(s)", n);
 	} else
 		log_info("another qmgr is running: spool cleanup skipped");
+	q->sync = syncers_new(svc->ev, q->blobdir);
 	ci = db_conninfo(conf_str(svc->conf, "database"),
 	    conf_str(svc->conf, "run_dir"), "wharf_qmgr");
 	q->db = db_new(svc->ev, ci);
@@ -162,6 +163,7 @@ qmgr_cleanup(struct service *svc)
 	outbound_stop(q);
 	dispatch_stop(q);
 	client_free_all(q);
+	syncers_free(&q->sync);
 	db_free(&q->db);
 	free(q->blobdir);
 	free(q->deliver_path);

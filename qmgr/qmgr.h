@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 struct db;
+struct ev;
 struct ev_io;
 struct ev_timer;
 struct ipc_conn;
@@ -46,6 +47,7 @@ struct qmgr {
 	struct ev_timer		*reconnect_timer;
 	size_t			 inflight;	/* commits + deliveries */
 	size_t			 spools_open;	/* handed out, not yet done */
+	struct syncers		*sync;		/* spool workers */
 	bool			 scanning;
 	bool			 rescan;	/* once the scan is over */
 	uint64_t		 scan_after;	/* keyset: last row seen */
@@ -94,6 +96,22 @@ struct commit_req;
 typedef void commit_done_fn(struct qmgr *, void *arg, int status,
 	    const char *queue_id, struct qjob *job);
 void	queue_db_commit(struct qmgr *, struct commit_req *);
+
+/* syncer.c: spool files made and committed by worker processes. */
+struct syncers;
+/* The new tmp file (fd, name), or fd -1 and err. */
+typedef void syncer_create_fn(int fd, const char *name, const char *err,
+	    void *arg);
+/* err NULL: the file is durable in the blob store. */
+typedef void syncer_commit_fn(const char *err, void *arg);
+struct syncers	*syncers_new(struct ev *, const char *blobdir);
+void	syncers_free(struct syncers **);
+/* fn is called once: at once (a file made ahead, or no worker alive:
+   then qmgr does the work itself) or from the loop. */
+void	syncers_create(struct syncers *, syncer_create_fn *, void *);
+/* blob_commit() of tmp/name; takes fd (a descriptor of the file). */
+void	syncers_commit(struct syncers *, const char *name, int fd,
+	    syncer_commit_fn *, void *);
 struct commit_req *commit_req_new(const char *spool, uint64_t size,
 	    commit_done_fn *, void *arg);
 void	commit_req_envelope(struct commit_req *, const char *sender,

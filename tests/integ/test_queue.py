@@ -400,3 +400,38 @@ def test_expunged_message_blob_is_collected(q):
                             f"'{qid}'") == "0", 30, "the blob collected")
     assert not os.path.exists(blob_path(q, qid))
     assert "unused blob(s) removed" in q.read_log()
+
+
+def spool_workers(inst):
+    return [pid for pid, cmd in inst.processes()
+            if "qmgr spool worker" in cmd]
+
+
+def test_spool_workers_replaced(q):
+    """qmgr makes and commits spool files in worker processes: killed,
+    they are replaced, and a message is queued (at worst after a 4xx the
+    client retries) and delivered once."""
+    first = wait_for(lambda: len(spool_workers(q)) == 4 and
+                     spool_workers(q), 10, "four spool workers")
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    queued = []
+
+    def try_enqueue():
+        try:    # SPOOL and COMMIT may get TEMPFAIL meanwhile
+            status, qid = enqueue(q, "a@remote.example", ["ben@q.test"],
+                                  MSG)
+        except AssertionError:
+            return False
+        if status == QUEUE_OK:
+            queued.append(qid)
+        return bool(queued)
+    wait_for(try_enqueue, 20, "a message queued after the kill")
+    again = wait_for(lambda: len(spool_workers(q)) == 4 and
+                     spool_workers(q), 10, "four spool workers again")
+    assert not set(first) & set(again)
+    assert "spool worker pid=" in q.read_log()
+    wait_for(lambda: any(b == queued[0] for _, b, _, _ in inbox(q, "ben")),
+             30, "delivery")
+    time.sleep(1)
+    assert [b for _, b, _, _ in inbox(q, "ben")].count(queued[0]) == 1

@@ -109,6 +109,40 @@ test_names_differ_and_clean(void **state)
 	(void)state;
 }
 
+/* Made unnamed, invisible in tmp/ until named; then a spool like any. */
+static void
+test_unnamed(void **state)
+{
+	char		 name[BLOB_NAME_LEN + 1], *err = NULL, buf[16];
+	int		 fd, rfd;
+
+	assert_int_equal(blob_store_init(dir, &err), 0);
+	fd = blob_tmp_anon(dir, &err);
+	if (fd == -1)
+		fail_msg("%s", err);
+	assert_int_equal(write(fd, "spool", 5), 5);
+	assert_int_equal(blob_tmp_clean(dir), 0);	/* nothing to see */
+	assert_int_equal(blob_tmp_name(dir, fd, name, &err), 0);
+	assert_true(blob_name_valid(name));
+	assert_int_equal(blob_commit(dir, name, fd, &err), 0);
+	close(fd);
+	rfd = blob_open(dir, name);
+	assert_true(rfd >= 0);
+	assert_int_equal(read(rfd, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "spool", 5);
+	close(rfd);
+	/* Named but not committed: an ordinary leftover spool. */
+	fd = blob_tmp_anon(dir, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(blob_tmp_name(dir, fd, name, &err), 0);
+	close(fd);
+	assert_int_equal(blob_tmp_clean(dir), 1);
+	assert_int_equal(blob_tmp_anon("/nonexistent/blobs", &err), -1);
+	assert_non_null(strstr(err, "unnamed"));
+	free(err);
+	(void)state;
+}
+
 static void
 test_errors(void **state)
 {
@@ -133,6 +167,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_names_differ_and_clean,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unnamed, setup, teardown),
 		cmocka_unit_test(test_errors),
 	};
 
