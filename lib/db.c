@@ -531,29 +531,40 @@ db_query_end(struct db *db, struct db_query *q)
 }
 
 /*
+ * Did q fail because its prepared statement went stale (26000: gone after
+ * a DISCARD ALL or behind a transaction-pooling proxy; 0A000: a schema
+ * change altered its result type)?  Then forget the statements (after a
+ * 26000, prepare no more on this connection).
+ */
+static bool
+db_stale(struct db *db, struct db_query *q)
+{
+	bool	 gone = strcmp(q->sqlstate, "26000") == 0;
+
+	if (q->err == NULL || q->act != DB_STMT_PREPARED ||
+	    (!gone && strcmp(q->sqlstate, "0A000") != 0))
+		return false;
+	log_info("db: prepared statement %s failed (%s), running it as text",
+	    q->stmt, q->sqlstate);
+	db_stmts_clear(db->stmts);
+	if (gone)
+		db_stmts_disable(db->stmts);
+	return true;
+}
+
+/*
  * Should q, answered on its own, rather run again (alone, as text)?  When
- * it failed only because a prepared statement went stale (26000: gone
- * after a DISCARD ALL or behind a transaction-pooling proxy; 0A000: a
- * schema change altered its result type), or because the cancel meant for
- * a timed-out neighbour reached it (57014 while a cancel was made).  The
- * failed attempt did not change anything.
+ * its prepared statement went stale, or the cancel meant for a timed-out
+ * neighbour reached it (57014 while a cancel was made).  The failed
+ * attempt did not change anything.
  */
 static bool
 db_retry(struct db *db, struct db_query *q)
 {
-	bool	 gone = strcmp(q->sqlstate, "26000") == 0;
-
 	if (q->err == NULL || q->cb == NULL)
 		return false;
-	if (q->act == DB_STMT_PREPARED && (gone ||
-	    strcmp(q->sqlstate, "0A000") == 0)) {
-		log_info("db: prepared statement %s failed (%s), running it "
-		    "as text", q->stmt, q->sqlstate);
-		db_stmts_clear(db->stmts);
-		if (gone)
-			db_stmts_disable(db->stmts);
+	if (db_stale(db, q))
 		return true;
-	}
 	if (strcmp(q->sqlstate, "57014") == 0 && !q->retried &&
 	    q->cancels != db->cancels) {
 		q->retried = true;
@@ -595,6 +606,7 @@ db_group_done(struct db *db, struct db_query *last)
 		log_debug("db: a batch failed; running its queries alone");
 		while ((q = TAILQ_LAST(&group, db_queries)) != NULL) {
 			TAILQ_REMOVE(&group, q, entry);
+			(void)db_stale(db, q);
 			if (q->cb == NULL)
 				db_query_free(q);
 			else

@@ -4,7 +4,8 @@
  * struct db is one connection: connecting with PQconnectStart/Poll, queries
  * queued and sent in pipeline mode, parameters apart from the text (never
  * string-built SQL), a text used twice prepared, results delivered to
- * callbacks in the order queued.  A lost connection fails the query
+ * callbacks in the order queued (but for a query run again: after its
+ * prepared statement went stale, a stray cancel, or a failed batch).  A lost connection fails the query
  * in flight and those queued (their callbacks see a NULL result), then
  * reconnects with backoff (1 s doubling to 30 s).
  *

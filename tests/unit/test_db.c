@@ -909,6 +909,19 @@ test_async_batch(void **state)
 	for (i = 0; i < 4; i++)
 		result_clear(&r[i]);
 	query_is(ev, db, "SELECT count(*) FROM batch_t", NULL, "2");
+
+	/* A statement gone stale in a batch: each runs again, as text. */
+	query_is(ev, db, "SELECT $1::int + 1", "1", "2");
+	query_is(ev, db, "SELECT $1::int + 1", "2", "3");
+	query_is(ev, db, "DEALLOCATE ALL", NULL, NULL);
+	for (i = 0; i < 3; i++)
+		query(db, "SELECT $1::int + 1", "4", 0, result_cb, &r[i]);
+	assert_true(run_until(ev, &r[2].called, 1, 10000));
+	for (i = 0; i < 3; i++) {
+		assert_ok(&r[i], "5");
+		result_clear(&r[i]);
+	}
+	query_is(ev, db, PREPARED_COUNT, "int + 1", "0");
 	db_free(&db);
 	ev_free(&ev);
 }
