@@ -89,6 +89,10 @@ const struct conf_key conf_keys[] = {
 	{ "postgres_bin_dir", CONF_STR, "", 0, 0, CONF_F_PATH, NULL,
 	  "Directory with initdb and postgres for database = embedded (empty: "
 	  "the newest /usr/lib/postgresql/*/bin)" },
+	{ "database_shared_buffers", CONF_SIZE, "0", 0, 64 * GIB, 0, NULL,
+	  "Buffer cache of the embedded PostgreSQL (0: an eighth of this "
+	  "machine's memory, from 128m to 2g; at least 128k); read when the "
+	  "master starts the cluster" },
 	{ "db_connect_timeout", CONF_TIME, "10s", 1 * SEC, 10 * MIN, 0, NULL,
 	  "How long connecting to PostgreSQL may take" },
 	{ "argon2_time_cost", CONF_INT, "3", 1, 100, 0, NULL,

@@ -298,10 +298,38 @@ pg_prepare(struct master *m, char **err_r)
 	return pg_write_auth(m, pg_datadir, err_r);
 }
 
+/*
+ * shared_buffers in kB: database_shared_buffers, or an eighth of the
+ * memory between 128 MiB and 2 GiB (PostgreSQL's own default, 128 MiB,
+ * is for small machines; its message rows then come from the kernel's
+ * page cache, copied, on every FETCH of a large mailbox).
+ */
+static unsigned long long
+pg_shared_buffers_kb(struct master *m)
+{
+	unsigned long long	 b = (unsigned long long)conf_int(m->conf,
+				    "database_shared_buffers");
+	long			 pages = sysconf(_SC_PHYS_PAGES);
+	long			 page = sysconf(_SC_PAGESIZE);
+
+	if (b == 0) {
+		b = pages > 0 && page > 0 ?
+		    (unsigned long long)pages * (unsigned long long)page / 8 :
+		    0;
+		if (b < 128ULL << 20)
+			b = 128ULL << 20;
+		if (b > 2ULL << 30)
+			b = 2ULL << 30;
+	}
+	if (b < 128ULL << 10)
+		b = 128ULL << 10;
+	return b >> 10;
+}
+
 pid_t
 pg_exec_child(struct master *m)
 {
-	char	 bin[PATH_MAX], sock[PATH_MAX + 32];
+	char	 bin[PATH_MAX], sock[PATH_MAX + 32], buffers[64];
 	char	*argv[16];
 	int	 n = 0, devnull;
 	pid_t	 pid;
@@ -316,6 +344,10 @@ pg_exec_child(struct master *m)
 	argv[n++] = "listen_addresses=";
 	argv[n++] = "-c";
 	argv[n++] = sock;
+	snprintf(buffers, sizeof(buffers), "shared_buffers=%llukB",
+	    pg_shared_buffers_kb(m));
+	argv[n++] = "-c";
+	argv[n++] = buffers;
 	if (!m->foreground) {
 		argv[n++] = "-c";
 		argv[n++] = "log_destination=syslog";

@@ -151,6 +151,8 @@ queue_retry_min = 1s
 dns_servers = 127.0.0.1:1
 dns_dnssec = no
 dns_timeout = 1s
+# Many instances at once: PostgreSQL's default cache each.
+database_shared_buffers = 128m
 {extra}
 """
 

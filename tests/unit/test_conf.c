@@ -273,6 +273,7 @@ static const struct want_key want_keys[] = {
 	{ "service_backoff_max", CONF_TIME, "60s", 1000, 86400000, 0 },
 	{ "shutdown_timeout", CONF_TIME, "30s", 1000, 3600000, 0 },
 	{ "postgres_bin_dir", CONF_STR, "", 0, 0, CONF_F_PATH },
+	{ "database_shared_buffers", CONF_SIZE, "0", 0, 68719476736LL, 0 },
 	{ "db_connect_timeout", CONF_TIME, "10s", 1000, 600000, 0 },
 	{ "argon2_time_cost", CONF_INT, "3", 1, 100, 0 },
 	{ "argon2_memory_cost", CONF_SIZE, "64m", 8192, 4294967296LL, 0 },
