@@ -63,6 +63,11 @@ struct syncers {
 	bool			 no_stock;	/* no O_TMPFILE here */
 };
 
+/* Failures of the workers, not of the file system (compared by address). */
+static const char	 err_lost[] = "spool worker lost";
+static const char	 err_malformed[] = "malformed answer of a spool worker";
+static const char	 err_none[] = "no spool worker";
+
 struct sync_req {
 	struct syncer		*w;
 	bool			 unnamed;
@@ -224,7 +229,7 @@ req_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 		/* A timeout while the worker lives: it is stuck. */
 		if (w->conn != NULL)
 			syncer_lost(w, "no answer in time");
-		req_finish(r, -1, NULL, "spool worker lost");
+		req_finish(r, -1, NULL, err_lost);
 		return;
 	}
 	fd = ipc_msg_take_fd(msg);
@@ -234,7 +239,7 @@ req_reply(struct ipc_conn *conn, struct ipc_msg *msg, void *arg)
 	    text[0] != '\0' : !blob_name_valid(text))))) {
 		if (fd != -1)
 			close(fd);
-		req_finish(r, -1, NULL, "malformed answer of a spool worker");
+		req_finish(r, -1, NULL, err_malformed);
 		syncer_lost(w, "malformed answer");
 		return;
 	}
@@ -289,13 +294,19 @@ req_send(struct syncers *s, struct sync_req *r, uint32_t type,
 	return true;
 }
 
-/* A spool file made ahead; if that failed, none is made ahead again. */
+/*
+ * A spool file made ahead.  If the file system could not make it (no
+ * O_TMPFILE), none is made ahead again; a lost worker is no reason.
+ */
 static void
 stock_add(int fd, const char *name, const char *err, void *arg)
 {
 	struct syncers	*s = arg;
 
 	s->refilling--;
+	if (fd == -1 && (err == err_lost || err == err_malformed ||
+	    err == err_none))
+		return;
 	if (fd == -1) {
 		if (!s->no_stock)
 			log_info("spool files are not made ahead: %s", err);
@@ -401,7 +412,7 @@ syncers_create(struct syncers *s, syncer_create_fn *fn, void *arg)
 	r->created = fn;
 	r->arg = arg;
 	if (!req_send(s, r, SYNC_CREATE, NULL, -1))
-		req_finish(r, -1, NULL, "no spool worker");
+		req_finish(r, -1, NULL, err_none);
 	stock_refill(s);
 }
 
@@ -424,5 +435,5 @@ syncers_commit(struct syncers *s, const char *name, int fd,
 	r->committed = fn;
 	r->arg = arg;
 	if (!req_send(s, r, SYNC_COMMIT, name, fd))
-		req_finish(r, -1, NULL, "no spool worker");
+		req_finish(r, -1, NULL, err_none);
 }

@@ -431,6 +431,8 @@ def test_spool_workers_replaced(q):
                      spool_workers(q), 10, "four spool workers again")
     assert not set(first) & set(again)
     assert "spool worker pid=" in q.read_log()
+    # Losing the workers does not stop the files made ahead.
+    assert "not made ahead" not in q.read_log()
     wait_for(lambda: any(b == queued[0] for _, b, _, _ in inbox(q, "ben")),
              30, "delivery")
     time.sleep(1)
