@@ -288,17 +288,23 @@ sha_check(const char *h, enum pwhash_scheme s, char **err_r)
 	return 0;
 }
 
-/* A digit of yescrypt's alphabet "./0-9A-Za-z"; 64 for anything else. */
+/* The value of c in a 64-character alphabet; 64 for anything else. */
 static unsigned
-yescrypt_digit(char c)
+digit64(const char *digits, char c)
 {
-	static const char	 digits[] = "./0123456789"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-	const char		*p;
+	const char	*p;
 
 	if (c == '\0' || (p = strchr(digits, c)) == NULL)
 		return 64;
 	return (unsigned)(p - digits);
+}
+
+/* A digit of yescrypt's alphabet "./0-9A-Za-z"; 64 for anything else. */
+static unsigned
+yescrypt_digit(char c)
+{
+	return digit64("./0123456789"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", c);
 }
 
 /*
@@ -439,13 +445,8 @@ unsupported(const char *stored, char **err_r)
 static unsigned
 b64_digit(char c)
 {
-	static const char	 digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	const char		*p;
-
-	if (c == '\0' || (p = strchr(digits, c)) == NULL)
-		return 64;
-	return (unsigned)(p - digits);
+	return digit64("ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/", c);
 }
 
 /*
