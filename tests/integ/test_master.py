@@ -45,6 +45,14 @@ def test_migrations_applied(running):
         assert t in tables
 
 
+def test_embedded_postgres_buffer_cache(running, fresh):
+    """database_shared_buffers reaches the embedded cluster (PostgreSQL's
+    own default is 128MB, what the test instances set)."""
+    assert running.psql("show shared_buffers") == "128MB"
+    inst = fresh("database_shared_buffers = 24m").start()
+    assert inst.psql("show shared_buffers") == "24MB"
+
+
 def test_self_signed_certificate(running):
     cert = os.path.join(running.dir, "state", "tls", "cert.pem")
     key = os.path.join(running.dir, "state", "tls", "key.pem")
